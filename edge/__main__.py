@@ -1,0 +1,5 @@
+"""``python -m edge``: same as the ``edge`` command."""
+
+from edge.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,56 @@
+"""The ``edge`` command: run the node, validate a configuration, and the operator's tools."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from edge import __version__
+from edge.errors import ConfigError
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from edge.config import load_config
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"{args.config}: invalid configuration", file=sys.stderr)
+        for line in str(exc).splitlines():
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    print(f"{args.config}: ok (node {config.node.id}, camera {config.camera.type})")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from edge.app import run_node
+
+    return run_node(args.config)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edge", description="Street-camera node firmware.")
+    parser.add_argument("--version", action="version", version=f"edge {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the node until SIGTERM or SIGINT")
+    run.add_argument("--config", type=Path, required=True, help="YAML configuration file")
+    run.set_defaults(func=_cmd_run)
+
+    validate = sub.add_parser("validate", help="check a configuration file; exit 1 listing every error")
+    validate.add_argument("--config", type=Path, required=True, help="YAML configuration file")
+    validate.set_defaults(func=_cmd_validate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

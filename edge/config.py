@@ -1,0 +1,365 @@
+"""The node's configuration: one YAML file, validated by this schema.
+
+Rules (see docs/config.md, generated from this module and checked by a test):
+- every model forbids unknown keys; every field has a default where one is safe, bounds and a description;
+- validation does no I/O and reads no environment;
+- secrets (stream credentials, keys, passwords) never live in the YAML: fields ending in ``_file`` point
+  at files, normally delivered by systemd credentials.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from edge.errors import ConfigError
+
+NODE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+# --------------------------------------------------------------------------------------------- node
+
+
+class Location(_Model):
+    """Where the camera stands (WGS 84)."""
+
+    lat: float = Field(default=0.0, ge=-90, le=90, description="Latitude in decimal degrees (WGS 84).")
+    lon: float = Field(default=0.0, ge=-180, le=180, description="Longitude in decimal degrees (WGS 84).")
+
+
+class NodeConfig(_Model):
+    """Identity of this node."""
+
+    id: str = Field(
+        pattern=NODE_ID_PATTERN,
+        description="Unique node id; lower-case letters, digits and '-', at most 63 characters. "
+        "Used in every MQTT topic (`cams/<id>/...`).",
+    )
+    site: str = Field(default="", max_length=200, description="Human-readable site name, e.g. a street.")
+    location: Location = Field(default_factory=Location, description="Position of the camera.")
+    state_dir: Path = Field(
+        default=Path("/var/lib/edge"),
+        description="Directory for the node's state (recordings, outbox, audit log). "
+        "Disk use reported in health is measured here.",
+    )
+
+
+# ------------------------------------------------------------------------------------------- camera
+
+
+class PlateMix(_Model):
+    """Relative weights of plate formats on synthetic vehicles. Weights need not sum to 1."""
+
+    be_current: float = Field(default=0.55, ge=0, le=1000, description="Belgian current series `1-ABC-234`.")
+    be_old: float = Field(default=0.15, ge=0, le=1000, description="Belgian older series `ABC-123` / `123-ABC`.")
+    nl: float = Field(default=0.12, ge=0, le=1000, description="Dutch plates (yellow, sidecodes).")
+    fr: float = Field(default=0.10, ge=0, le=1000, description="French SIV plates `AB-123-CD`.")
+    de: float = Field(default=0.08, ge=0, le=1000, description="German plates (FE font, at most 8 characters).")
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> PlateMix:
+        if self.be_current + self.be_old + self.nl + self.fr + self.de <= 0:
+            raise ValueError("at least one plate format needs a weight above 0")
+        return self
+
+
+class SyntheticCameraConfig(_Model):
+    """The synthetic street camera: a deterministic rendered street with known plates and ground truth."""
+
+    type: Literal["synthetic"] = Field(description="Selects the synthetic street camera.")
+    seed: int = Field(default=1, ge=0, le=2**32 - 1, description="Seed; the same seed renders the same scene.")
+    width: int = Field(default=1920, ge=320, le=1920, description="Frame width in pixels.")
+    height: int = Field(default=1080, ge=180, le=1080, description="Frame height in pixels.")
+    fps: float = Field(default=25.0, gt=0, le=60, description="Frames per second.")
+    realtime: bool = Field(
+        default=True,
+        description="Pace frames at `fps` in wall-clock time. False renders as fast as possible "
+        "(tests, benchmarks); scene time still advances by 1/fps per frame.",
+    )
+    vehicles_per_minute: float = Field(
+        default=12.0, ge=0, le=120, description="Mean traffic over both directions."
+    )
+    plate_mix: PlateMix = Field(default_factory=PlateMix, description="Mix of plate formats.")
+    lighting: Literal["day", "night", "cycle"] = Field(
+        default="day",
+        description="`day`, `night` (street lights, headlights, IR-like noise) or `cycle` "
+        "(one day/night cycle every `cycle_seconds` of scene time).",
+    )
+    cycle_seconds: float = Field(
+        default=600.0, ge=10, le=86400, description="Length of the day/night cycle in scene seconds."
+    )
+    noise: float = Field(default=0.02, ge=0, le=0.2, description="Sensor noise, std dev as a share of full scale.")
+    motion_blur: bool = Field(default=True, description="Blur vehicles along their motion.")
+
+    @model_validator(mode="after")
+    def _even_size(self) -> SyntheticCameraConfig:
+        if self.width % 2 or self.height % 2:
+            raise ValueError("width and height must be even (H.264 needs even dimensions)")
+        return self
+
+
+class OpenCVCameraConfig(_Model):
+    """A video file, V4L2 device or RTSP stream, read through OpenCV (FFmpeg / V4L2 back ends)."""
+
+    type: Literal["opencv"] = Field(description="Selects the OpenCV source.")
+    url: str = Field(
+        min_length=1,
+        max_length=2048,
+        description="A file path, `/dev/videoN`, or an `rtsp://host/path` URL without credentials.",
+    )
+    credentials_file: Path | None = Field(
+        default=None,
+        description="File holding `user:password` for the stream, inserted into the URL at open time "
+        "and never logged. Use a systemd credential.",
+    )
+    width: int | None = Field(default=None, ge=16, le=7680, description="Requested width (devices only).")
+    height: int | None = Field(default=None, ge=16, le=4320, description="Requested height (devices only).")
+    fps: float | None = Field(default=None, gt=0, le=120, description="Requested or, for files, pacing fps.")
+    loop: bool = Field(default=False, description="Restart a video file at its end (demos, soak tests).")
+    reconnect_initial_s: float = Field(
+        default=0.5, ge=0.01, le=60, description="First wait before reopening a lost stream."
+    )
+    reconnect_max_s: float = Field(
+        default=30.0, ge=0.1, le=3600, description="Longest wait between reopen attempts (exponential backoff)."
+    )
+    read_timeout_s: float = Field(
+        default=5.0, ge=0.1, le=120, description="A stream that delivers no frame for this long counts as lost."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _no_inline_credentials(cls, url: str) -> str:
+        scheme, sep, rest = url.partition("://")
+        if sep and "@" in rest.split("/", 1)[0]:
+            raise ValueError(f"credentials must not be in the URL; use credentials_file ({scheme}://...)")
+        return url
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> OpenCVCameraConfig:
+        if self.reconnect_max_s < self.reconnect_initial_s:
+            raise ValueError("reconnect_max_s must be at least reconnect_initial_s")
+        return self
+
+
+class Picamera2CameraConfig(_Model):
+    """A Raspberry Pi camera module through picamera2 (libcamera)."""
+
+    type: Literal["picamera2"] = Field(description="Selects the Raspberry Pi camera.")
+    camera_index: int = Field(default=0, ge=0, le=7, description="Which camera, for boards with several.")
+    width: int = Field(default=1920, ge=64, le=4608, description="Frame width in pixels.")
+    height: int = Field(default=1080, ge=64, le=2592, description="Frame height in pixels.")
+    fps: float = Field(default=25.0, gt=0, le=120, description="Frames per second.")
+    reconnect_initial_s: float = Field(default=1.0, ge=0.01, le=60, description="First wait before reopening.")
+    reconnect_max_s: float = Field(default=60.0, ge=0.1, le=3600, description="Longest wait between reopens.")
+
+
+CameraConfig = Annotated[
+    SyntheticCameraConfig | OpenCVCameraConfig | Picamera2CameraConfig, Field(discriminator="type")
+]
+
+
+# ------------------------------------------------------------------------------------------ privacy
+
+
+def _check_polygon(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    if len(points) < 3:
+        raise ValueError(f"a polygon needs at least 3 points, got {len(points)}")
+    for x, y in points:
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise ValueError("polygon coordinates must be finite numbers")
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            raise ValueError(f"point ({x}, {y}) is outside the image; coordinates are normalised to 0..1")
+    area2 = sum(
+        x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(points, points[1:] + points[:1], strict=True)
+    )
+    if abs(area2) < 1e-9:
+        raise ValueError("polygon has no area (all points on one line)")
+    return points
+
+
+class MaskConfig(_Model):
+    """One privacy mask: a polygon in normalised image coordinates."""
+
+    name: str = Field(min_length=1, max_length=64, description="Label shown in diagnostics, e.g. `shop front`.")
+    polygon: list[tuple[float, float]] = Field(
+        min_length=3,
+        max_length=256,
+        description="Corner points `[x, y]`, each normalised to 0..1 of width and height (0,0 = top left).",
+    )
+
+    _polygon = field_validator("polygon")(_check_polygon)
+
+
+class PrivacyConfig(_Model):
+    """Privacy masking. Masks are burned into the pixels before any consumer sees a frame."""
+
+    required: bool = Field(
+        default=True,
+        description="Masks are required: with none configured, no frame leaves the node (fail closed). "
+        "Set to false only for a camera that sees nothing private, and say why in `off_reason`.",
+    )
+    off_reason: str = Field(
+        default="",
+        max_length=500,
+        description="Why masking is not required for this camera. Mandatory when `required` is false; "
+        "it is logged and reported in health so the choice is auditable.",
+    )
+    mode: Literal["solid", "pixelate", "blur"] = Field(
+        default="solid", description="How masked areas are filled. Only `solid` is implemented so far."
+    )
+    fill_bgr: tuple[int, int, int] = Field(default=(0, 0, 0), description="Fill colour for `solid`, B, G, R 0..255.")
+    masks: list[MaskConfig] = Field(default_factory=list, max_length=64, description="The privacy masks.")
+
+    @field_validator("fill_bgr")
+    @classmethod
+    def _colour(cls, bgr: tuple[int, int, int]) -> tuple[int, int, int]:
+        if any(not 0 <= c <= 255 for c in bgr):
+            raise ValueError("each colour component must be 0..255")
+        return bgr
+
+    @model_validator(mode="after")
+    def _explicit_off(self) -> PrivacyConfig:
+        if not self.required and not self.off_reason.strip():
+            raise ValueError("privacy.required is false but privacy.off_reason is empty: say why")
+        if self.mode != "solid":
+            raise ValueError(f"mode '{self.mode}' is not available yet; use 'solid'")
+        return self
+
+
+# ----------------------------------------------------------------------------------------- pipeline
+
+
+class PipelineConfig(_Model):
+    """Queues and liveness between the stages."""
+
+    recorder_queue_frames: int = Field(
+        default=50, ge=1, le=1000, description="Frames buffered for the recorder, which takes every frame."
+    )
+    stall_after_s: float = Field(
+        default=5.0,
+        ge=0.5,
+        le=300,
+        description="A stage without a heartbeat for this long is reported as stalled, and the systemd "
+        "watchdog is no longer fed while frames are not flowing.",
+    )
+
+
+# ------------------------------------------------------------------------------------------- uplink
+
+
+class MqttConfig(_Model):
+    """Connection to the central MQTT broker."""
+
+    host: str = Field(default="127.0.0.1", min_length=1, max_length=253, description="Broker host name or address.")
+    port: int = Field(default=8883, ge=1, le=65535, description="Broker TCP port.")
+    topic_prefix: str = Field(
+        default="cams",
+        pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$",
+        description="Root of this node's topics: `<prefix>/<node id>/...`.",
+    )
+    keepalive_s: int = Field(
+        default=30,
+        ge=2,
+        le=3600,
+        description="MQTT keepalive. The broker publishes the `offline` will about 1.5x this long after "
+        "the node goes silent.",
+    )
+    reconnect_min_s: float = Field(default=1.0, ge=0.1, le=60, description="First wait before reconnecting.")
+    reconnect_max_s: float = Field(default=60.0, ge=1, le=3600, description="Longest wait between reconnects.")
+    max_inflight: int = Field(default=20, ge=1, le=1000, description="QoS 1 messages awaiting the broker's ack.")
+    max_queued: int = Field(
+        default=1000,
+        ge=1,
+        le=100000,
+        description="Bound on the MQTT client's own in-memory queue (it is unbounded by default).",
+    )
+    health_interval_s: float = Field(default=10.0, ge=1, le=3600, description="Period of `health` messages.")
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> MqttConfig:
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise ValueError("reconnect_max_s must be at least reconnect_min_s")
+        return self
+
+
+# --------------------------------------------------------------------------------------------- root
+
+
+class LoggingConfig(_Model):
+    """Log output (to stderr; journald collects it under systemd)."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Lowest level logged.")
+
+
+class EdgeConfig(_Model):
+    """The whole configuration file."""
+
+    node: NodeConfig = Field(description="Identity of this node.")
+    camera: CameraConfig = Field(description="Where frames come from; `type` selects the source.")
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig, description="Privacy masking.")
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig, description="Queues and liveness.")
+    mqtt: MqttConfig = Field(default_factory=MqttConfig, description="The central MQTT broker.")
+    logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Logging.")
+
+
+# ------------------------------------------------------------------------------------------ loading
+
+
+def _format_location(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def format_validation_errors(exc: ValidationError) -> list[str]:
+    """One line per error: the dotted path of the bad field, then what is wrong with it."""
+    lines = []
+    for err in exc.errors(include_url=False):
+        # Drop discriminator tags pydantic inserts into the path (e.g. camera.synthetic.width).
+        loc = tuple(err["loc"])
+        if len(loc) >= 2 and loc[0] == "camera" and loc[1] in ("synthetic", "opencv", "picamera2"):
+            loc = (loc[0], *loc[2:])
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (not part of the schema; check the spelling)"
+        elif err["type"] == "missing":
+            msg = "required field is missing"
+        elif msg.startswith("Value error, "):
+            msg = msg.removeprefix("Value error, ")
+        lines.append(f"{_format_location(loc)}: {msg}")
+    return lines
+
+
+def parse_config(data: object) -> EdgeConfig:
+    """Validate already-parsed YAML. Raises ``ConfigError`` listing every problem."""
+    if not isinstance(data, dict):
+        raise ConfigError("the configuration must be a YAML mapping at the top level")
+    try:
+        return EdgeConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(format_validation_errors(exc))) from None
+
+
+def load_config(path: Path) -> EdgeConfig:
+    """Read and validate a configuration file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_config(data)
