@@ -25,6 +25,33 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_config_docs(args: argparse.Namespace) -> int:
+    from edge.configdoc import render_config_docs
+
+    path: Path = args.output
+    expected = render_config_docs()
+    if args.check:
+        try:
+            current = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            print(
+                f"{path}: cannot read: {exc.strerror}; run `edge config-docs` to generate it", file=sys.stderr
+            )
+            return 1
+        if current != expected:
+            print(
+                f"{path}: out of date with edge/config.py; run `edge config-docs` to regenerate it",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"{path}: up to date")
+        return 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(expected, encoding="utf-8", newline="\n")
+    print(f"{path}: written")
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from edge.app import run_node
 
@@ -43,6 +70,20 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="check a configuration file; exit 1 listing every error")
     validate.add_argument("--config", type=Path, required=True, help="YAML configuration file")
     validate.set_defaults(func=_cmd_validate)
+
+    docs = sub.add_parser(
+        "config-docs", help="write docs/config.md, the configuration reference, from the schema"
+    )
+    docs.add_argument(
+        "--check", action="store_true", help="only compare; exit 1 if the file is missing or out of date"
+    )
+    docs.add_argument(
+        "--output",
+        type=Path,
+        default=Path("docs/config.md"),
+        help="file to write or check (default: %(default)s)",
+    )
+    docs.set_defaults(func=_cmd_config_docs)
     return parser
 
 

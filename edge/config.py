@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from edge.errors import ConfigError
 
+_SECRET_QUERY_KEYS = frozenset({"user", "username", "password", "pwd", "passwd", "pass", "token", "auth"})
 NODE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
 
@@ -59,10 +60,14 @@ class PlateMix(_Model):
     """Relative weights of plate formats on synthetic vehicles. Weights need not sum to 1."""
 
     be_current: float = Field(default=0.55, ge=0, le=1000, description="Belgian current series `1-ABC-234`.")
-    be_old: float = Field(default=0.15, ge=0, le=1000, description="Belgian older series `ABC-123` / `123-ABC`.")
+    be_old: float = Field(
+        default=0.15, ge=0, le=1000, description="Belgian older series `ABC-123` / `123-ABC`."
+    )
     nl: float = Field(default=0.12, ge=0, le=1000, description="Dutch plates (yellow, sidecodes).")
     fr: float = Field(default=0.10, ge=0, le=1000, description="French SIV plates `AB-123-CD`.")
-    de: float = Field(default=0.08, ge=0, le=1000, description="German plates (FE font, at most 8 characters).")
+    de: float = Field(
+        default=0.08, ge=0, le=1000, description="German plates (FE font, at most 8 characters)."
+    )
 
     @model_validator(mode="after")
     def _some_weight(self) -> PlateMix:
@@ -75,7 +80,9 @@ class SyntheticCameraConfig(_Model):
     """The synthetic street camera: a deterministic rendered street with known plates and ground truth."""
 
     type: Literal["synthetic"] = Field(description="Selects the synthetic street camera.")
-    seed: int = Field(default=1, ge=0, le=2**32 - 1, description="Seed; the same seed renders the same scene.")
+    seed: int = Field(
+        default=1, ge=0, le=2**32 - 1, description="Seed; the same seed renders the same scene."
+    )
     width: int = Field(default=1920, ge=320, le=1920, description="Frame width in pixels.")
     height: int = Field(default=1080, ge=180, le=1080, description="Frame height in pixels.")
     fps: float = Field(default=25.0, gt=0, le=60, description="Frames per second.")
@@ -96,7 +103,9 @@ class SyntheticCameraConfig(_Model):
     cycle_seconds: float = Field(
         default=600.0, ge=10, le=86400, description="Length of the day/night cycle in scene seconds."
     )
-    noise: float = Field(default=0.02, ge=0, le=0.2, description="Sensor noise, std dev as a share of full scale.")
+    noise: float = Field(
+        default=0.02, ge=0, le=0.2, description="Sensor noise, std dev as a share of full scale."
+    )
     motion_blur: bool = Field(default=True, description="Blur vehicles along their motion.")
 
     @model_validator(mode="after")
@@ -128,10 +137,16 @@ class OpenCVCameraConfig(_Model):
         default=0.5, ge=0.01, le=60, description="First wait before reopening a lost stream."
     )
     reconnect_max_s: float = Field(
-        default=30.0, ge=0.1, le=3600, description="Longest wait between reopen attempts (exponential backoff)."
+        default=30.0,
+        ge=0.1,
+        le=3600,
+        description="Longest wait between reopen attempts (exponential backoff).",
     )
     read_timeout_s: float = Field(
-        default=5.0, ge=0.1, le=120, description="A stream that delivers no frame for this long counts as lost."
+        default=5.0,
+        ge=0.1,
+        le=120,
+        description="A stream that delivers no frame for this long counts as lost.",
     )
 
     @field_validator("url")
@@ -140,6 +155,13 @@ class OpenCVCameraConfig(_Model):
         scheme, sep, rest = url.partition("://")
         if sep and "@" in rest.split("/", 1)[0]:
             raise ValueError(f"credentials must not be in the URL; use credentials_file ({scheme}://...)")
+        query = rest.partition("?")[2]
+        keys = {part.partition("=")[0].lower() for part in query.split("&") if part}
+        if keys & _SECRET_QUERY_KEYS:
+            raise ValueError(
+                f"the URL's query carries credentials ({', '.join(sorted(keys & _SECRET_QUERY_KEYS))}); "
+                "use credentials_file"
+            )
         return url
 
     @model_validator(mode="after")
@@ -157,7 +179,9 @@ class Picamera2CameraConfig(_Model):
     width: int = Field(default=1920, ge=64, le=4608, description="Frame width in pixels.")
     height: int = Field(default=1080, ge=64, le=2592, description="Frame height in pixels.")
     fps: float = Field(default=25.0, gt=0, le=120, description="Frames per second.")
-    reconnect_initial_s: float = Field(default=1.0, ge=0.01, le=60, description="First wait before reopening.")
+    reconnect_initial_s: float = Field(
+        default=1.0, ge=0.01, le=60, description="First wait before reopening."
+    )
     reconnect_max_s: float = Field(default=60.0, ge=0.1, le=3600, description="Longest wait between reopens.")
 
 
@@ -177,9 +201,7 @@ def _check_polygon(points: list[tuple[float, float]]) -> list[tuple[float, float
             raise ValueError("polygon coordinates must be finite numbers")
         if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
             raise ValueError(f"point ({x}, {y}) is outside the image; coordinates are normalised to 0..1")
-    area2 = sum(
-        x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(points, points[1:] + points[:1], strict=True)
-    )
+    area2 = sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(points, points[1:] + points[:1], strict=True))
     if abs(area2) < 1e-9:
         raise ValueError("polygon has no area (all points on one line)")
     return points
@@ -188,7 +210,9 @@ def _check_polygon(points: list[tuple[float, float]]) -> list[tuple[float, float
 class MaskConfig(_Model):
     """One privacy mask: a polygon in normalised image coordinates."""
 
-    name: str = Field(min_length=1, max_length=64, description="Label shown in diagnostics, e.g. `shop front`.")
+    name: str = Field(
+        min_length=1, max_length=64, description="Label shown in diagnostics, e.g. `shop front`."
+    )
     polygon: list[tuple[float, float]] = Field(
         min_length=3,
         max_length=256,
@@ -215,7 +239,9 @@ class PrivacyConfig(_Model):
     mode: Literal["solid", "pixelate", "blur"] = Field(
         default="solid", description="How masked areas are filled. Only `solid` is implemented so far."
     )
-    fill_bgr: tuple[int, int, int] = Field(default=(0, 0, 0), description="Fill colour for `solid`, B, G, R 0..255.")
+    fill_bgr: tuple[int, int, int] = Field(
+        default=(0, 0, 0), description="Fill colour for `solid`, B, G, R 0..255."
+    )
     masks: list[MaskConfig] = Field(default_factory=list, max_length=64, description="The privacy masks.")
 
     @field_validator("fill_bgr")
@@ -258,7 +284,9 @@ class PipelineConfig(_Model):
 class MqttConfig(_Model):
     """Connection to the central MQTT broker."""
 
-    host: str = Field(default="127.0.0.1", min_length=1, max_length=253, description="Broker host name or address.")
+    host: str = Field(
+        default="127.0.0.1", min_length=1, max_length=253, description="Broker host name or address."
+    )
     port: int = Field(default=8883, ge=1, le=65535, description="Broker TCP port.")
     topic_prefix: str = Field(
         default="cams",
@@ -273,8 +301,12 @@ class MqttConfig(_Model):
         "the node goes silent.",
     )
     reconnect_min_s: float = Field(default=1.0, ge=0.1, le=60, description="First wait before reconnecting.")
-    reconnect_max_s: float = Field(default=60.0, ge=1, le=3600, description="Longest wait between reconnects.")
-    max_inflight: int = Field(default=20, ge=1, le=1000, description="QoS 1 messages awaiting the broker's ack.")
+    reconnect_max_s: float = Field(
+        default=60.0, ge=1, le=3600, description="Longest wait between reconnects."
+    )
+    max_inflight: int = Field(
+        default=20, ge=1, le=1000, description="QoS 1 messages awaiting the broker's ack."
+    )
     max_queued: int = Field(
         default=1000,
         ge=1,
@@ -296,7 +328,9 @@ class MqttConfig(_Model):
 class LoggingConfig(_Model):
     """Log output (to stderr; journald collects it under systemd)."""
 
-    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Lowest level logged.")
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Lowest level logged."
+    )
 
 
 class EdgeConfig(_Model):
@@ -359,7 +393,33 @@ def load_config(path: Path) -> EdgeConfig:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{path}: not valid YAML: {_describe_yaml_error(exc)}") from None
     return parse_config(data)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """A safe loader that refuses repeated keys: PyYAML would silently keep the last one."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key}'", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _describe_yaml_error(exc: yaml.YAMLError) -> str:
+    # PyYAML's own text spans several lines, calls the file "<unicode string>" and quotes the offending
+    # line, which may hold a stream URL: one line with position and problem is clearer and leaks nothing.
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        return (
+            f"line {mark.line + 1}, column {mark.column + 1}: {exc.problem or exc.context or 'syntax error'}"
+        )
+    return " ".join(str(exc).split())

@@ -1,0 +1,104 @@
+"""Health: one snapshot of every stage, turned into a verdict and into the ``health`` payload."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from edge.capture.supervisor import CameraHealth, CameraState
+from edge.diagnostics.system import SystemMetrics
+from edge.pipeline.stats import StageStatsSnapshot
+from edge.privacy.stage import PrivacyMode, PrivacyState
+from edge.uplink.mqtt import UplinkState
+
+
+class Verdict(enum.StrEnum):
+    GREEN = "green"
+    AMBER = "amber"
+    RED = "red"
+
+
+@dataclass(frozen=True, slots=True)
+class HealthReport:
+    verdict: Verdict
+    reasons: tuple[str, ...]
+    uptime_s: float
+    camera: CameraHealth
+    privacy: PrivacyState
+    stages: tuple[StageStatsSnapshot, ...]
+    uplink: UplinkState
+    system: SystemMetrics
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict.value,
+            "reasons": list(self.reasons),
+            "uptime_s": round(self.uptime_s, 1),
+            "camera": _plain(self.camera),
+            "privacy": _plain(self.privacy),
+            "stages": {s.name: _plain(s) for s in self.stages},
+            "uplink": _plain(self.uplink),
+            "system": _plain(self.system),
+        }
+
+
+def assess(
+    *,
+    uptime_s: float,
+    camera: CameraHealth,
+    privacy: PrivacyState,
+    stages: Sequence[StageStatsSnapshot],
+    uplink: UplinkState,
+    system: SystemMetrics,
+    stall_after_s: float,
+) -> HealthReport:
+    """Turn the parts' states into a green / amber / red verdict with human-readable reasons."""
+    red: list[str] = []
+    amber: list[str] = []
+    if camera.state is not CameraState.STREAMING:
+        (red if camera.state is CameraState.LOST else amber).append(
+            f"camera {camera.state}: {camera.reason}".rstrip(": ")
+        )
+    if privacy.mode is PrivacyMode.FAIL_CLOSED:
+        red.append(f"privacy fail-closed: {privacy.reason}")
+    elif privacy.mode is PrivacyMode.OFF:
+        amber.append(privacy.reason)
+    for stage in stages:
+        if stage.heartbeat_age_s is not None and stage.heartbeat_age_s > stall_after_s:
+            red.append(f"stage {stage.name} stalled for {stage.heartbeat_age_s:.0f} s")
+        if stage.errors:
+            amber.append(f"stage {stage.name} had {stage.errors} errors")
+    if not uplink.connected:
+        amber.append(f"broker {uplink.broker} unreachable: {uplink.last_error or 'connecting'}")
+    if system.disk_used_share is not None and system.disk_used_share > 0.95:
+        amber.append(f"disk {system.disk_used_share:.0%} full")
+    verdict = Verdict.RED if red else Verdict.AMBER if amber else Verdict.GREEN
+    return HealthReport(
+        verdict=verdict,
+        reasons=tuple(red + amber),
+        uptime_s=uptime_s,
+        camera=camera,
+        privacy=privacy,
+        stages=tuple(stages),
+        uplink=uplink,
+        system=system,
+    )
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if isinstance(value, enum.Enum):
+            value = value.value
+        elif isinstance(value, float):
+            value = round(value, 3)
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            value = _plain(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[f.name] = value
+    return out

@@ -1,0 +1,28 @@
+"""Topic names under ``<prefix>/<node_id>/``. The one place topic strings are built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    prefix: str
+    node_id: str
+
+    @property
+    def root(self) -> str:
+        return f"{self.prefix}/{self.node_id}"
+
+    @property
+    def status(self) -> str:
+        """Retained ``online`` / ``offline``; ``offline`` is also the last will."""
+        return f"{self.root}/status"
+
+    @property
+    def health(self) -> str:
+        return f"{self.root}/health"
+
+    @property
+    def all(self) -> str:
+        return f"{self.root}/#"

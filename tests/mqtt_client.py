@@ -1,0 +1,74 @@
+"""A test-side MQTT subscriber that hands messages to the test thread through a queue."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    payload: bytes
+    retain: bool
+
+    def json(self) -> Any:
+        return json.loads(self.payload)
+
+
+class Subscriber:
+    """Subscribes to ``topic`` and keeps reconnecting, so it survives broker restarts."""
+
+    def __init__(self, host: str, port: int, topic: str) -> None:
+        self.messages: queue.Queue[Message] = queue.Queue()
+        self.connected = threading.Event()
+        self._topic = topic
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = lambda *_: self.connected.clear()
+        self._client.on_message = lambda _c, _u, m: self.messages.put(
+            Message(m.topic, m.payload, bool(m.retain))
+        )
+        self._client.reconnect_delay_set(1, 1)
+        self._client.connect_async(host, port, keepalive=10)
+        self._client.loop_start()
+        assert self.connected.wait(10), "test subscriber could not connect"
+
+    def _on_connect(self, client: mqtt.Client, *_: object) -> None:
+        client.subscribe(self._topic, qos=1)
+        self.connected.set()
+
+    def expect(self, predicate: Callable[[Message], bool], timeout_s: float, what: str) -> Message:
+        """The first message (in arrival order) that satisfies ``predicate``; fails after ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no {what} within {timeout_s} s")
+            try:
+                msg = self.messages.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if predicate(msg):
+                return msg
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+    """Poll a state that has no event of its own (e.g. a flag set on another thread) with a deadline."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.02)

@@ -1,0 +1,54 @@
+"""Real payloads, published by the real node through a real broker, match the checked-in schemas."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from tests.broker import Broker
+from tests.mqtt_client import Subscriber
+from tests.node_process import NodeProcess, node_config
+
+SCHEMAS = Path(__file__).parent.parent / "edge" / "uplink" / "schemas"
+ASYNCAPI = Path(__file__).parent.parent / "docs" / "asyncapi.yaml"
+
+
+def validator(name: str) -> jsonschema.protocols.Validator:
+    schema = json.loads((SCHEMAS / f"{name}.schema.json").read_text())
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)  # type: ignore[no-any-return]
+
+
+def test_published_status_and_health_match_their_schemas(tmp_path: Path, broker: Broker) -> None:
+    sub = Subscriber(broker.host, broker.port, "cams/test-node/#")
+    node = NodeProcess(tmp_path, node_config(tmp_path, broker))
+    try:
+        online = sub.expect(lambda m: m.topic.endswith("/status"), 20, "status")
+        health = sub.expect(lambda m: m.topic.endswith("/health"), 20, "health")
+        validator("status").validate(online.json())
+        validator("health").validate(health.json())
+    finally:
+        node.close()
+    will = sub.expect(lambda m: m.topic.endswith("/status") and m.json()["state"] == "offline", 15, "will")
+    validator("status").validate(will.json())
+    sub.close()
+
+
+def test_schema_rejects_a_wrong_payload() -> None:
+    with pytest.raises(jsonschema.ValidationError):
+        validator("status").validate({"schema": "edge.status/1", "node_id": "x", "state": "maybe"})
+
+
+def test_asyncapi_document_references_the_checked_in_schemas() -> None:
+    doc = yaml.safe_load(ASYNCAPI.read_text())
+    assert doc["asyncapi"].startswith("3.")
+    for message in doc["components"]["messages"].values():
+        ref = message["payload"]["$ref"]
+        assert (ASYNCAPI.parent / ref).resolve().is_file(), ref
+    published = {c["address"].split("/")[-1] for c in doc["channels"].values()}
+    assert {"status", "health"} <= published
