@@ -3,9 +3,11 @@
 camera ──> CameraSupervisor ("capture" thread)
              └─ PrivacyStage.process  (same thread; the only producer of MaskedFrame)
                   └─ FanOut ──> ConsumerStage "preview" (latest frame)
-                                (recorder: every frame; ANPR: latest frame — as they land)
+                                ConsumerStage "recorder" (every frame; when storage.enabled)
+                                (ANPR: latest frame — as it lands)
 Periodic "health"   ──> Uplink.publish(cams/<id>/health)
 Periodic "watchdog" ──> systemd WATCHDOG=1 while frames flow
+Periodic "retention" ──> SegmentStore.enforce_retention (age, quota, holds)
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 from types import FrameType
 
 from edge.capture import open_source
-from edge.capture.supervisor import CameraSupervisor
+from edge.capture.supervisor import CameraSupervisor, backoff_from_config
 from edge.clock import Clock, SystemClock
 from edge.config import EdgeConfig, load_config
 from edge.diagnostics.health import HealthReport, assess
@@ -31,6 +33,9 @@ from edge.pipeline import ConsumerStage, FanOut, QueuePolicy, StageStats
 from edge.pipeline.periodic import Periodic
 from edge.privacy import PrivacyStage
 from edge.sdnotify import SystemdNotifier
+from edge.storage.errors import StorageError
+from edge.storage.factory import Recording, open_recording
+from edge.storage.model import StorageAlarm, StorageEvent
 from edge.types import Frame
 from edge.uplink import Uplink
 from edge.uplink.payloads import health_payload
@@ -56,17 +61,43 @@ class Node:
         self.privacy = PrivacyStage(config.privacy)
         self.privacy_stats = StageStats("privacy", self.clock)
         self.preview = PreviewConsumer()
-        self.fanout = FanOut(
-            [ConsumerStage("preview", self.preview, QueuePolicy.LATEST, self.stop_event, self.clock)]
-        )
-        cam = config.camera
+        stages = [ConsumerStage("preview", self.preview, QueuePolicy.LATEST, self.stop_event, self.clock)]
+        self.recording: Recording | None = None
+        self.recording_error = ""
+        self._retention: Periodic | None = None
+        if config.storage.enabled:
+            try:
+                self.recording = open_recording(config, self.clock, audit=_log_audit, alarm=_log_alarm)
+            except StorageError as exc:
+                # Recording is down, everything else goes on; health says why in red.
+                self.recording_error = str(exc)
+                log.error("recording disabled: %s", exc)
+        if self.recording is not None:
+            stages.append(
+                ConsumerStage(
+                    "recorder",
+                    self.recording.recorder,
+                    QueuePolicy.EVERY,
+                    self.stop_event,
+                    self.clock,
+                    capacity=config.pipeline.recorder_queue_frames,
+                )
+            )
+            self._retention = Periodic(
+                "retention",
+                config.storage.retention_check_interval_s,
+                self.stop_event,
+                self.recording.store.enforce_retention,
+            )
+        self.fanout = FanOut(stages)
+        initial_s, max_s = backoff_from_config(config.camera)
         self.camera = CameraSupervisor(
-            open_source(cam, self.clock),
+            open_source(config.camera, self.clock),
             on_frame=self._on_frame,
             stop=self.stop_event,
             clock=self.clock,
-            initial_s=getattr(cam, "reconnect_initial_s", 0.5),
-            max_s=getattr(cam, "reconnect_max_s", 30.0),
+            initial_s=initial_s,
+            max_s=max_s,
         )
         self.uplink = Uplink(config.mqtt, config.node.id, self.clock)
         self._health = Periodic("health", config.mqtt.health_interval_s, self.stop_event, self.publish_health)
@@ -92,6 +123,9 @@ class Node:
             privacy=self.privacy.state(),
             stages=[self.privacy_stats.snapshot(), *(s.snapshot() for s in self.fanout.stages)],
             uplink=self.uplink.state(),
+            storage=None if self.recording is None else self.recording.store.state(),
+            recorder=None if self.recording is None else self.recording.recorder.state(),
+            recording_error=self.recording_error,
             system=read_system_metrics(
                 self.config.node.state_dir, started_monotonic_s=self._started_monotonic_s
             ),
@@ -117,6 +151,8 @@ class Node:
         self.camera.start()
         self._health.start()
         self._watchdog.start()
+        if self._retention is not None:
+            self._retention.start()
         # READY does not wait for the camera: a camera missing at boot is a health state, not a failed start.
         self.notifier.ready()
 
@@ -131,11 +167,24 @@ class Node:
             ("health", self._health.join),
             ("watchdog", self._watchdog.join),
         ]
+        if self._retention is not None:
+            joins.append(("retention", self._retention.join))
         for name, join in joins:
             if not join(max(0.1, deadline - time.monotonic())):
                 log.error("thread %s did not stop in time", name)
+        if self.recording is not None:
+            self.recording.store.close()
         self.uplink.stop()
         log.info("node %s stopped", self.config.node.id)
+
+
+def _log_audit(event: StorageEvent) -> None:
+    # Until the hash-chained audit log lands, storage's audit records go to the journal.
+    log.info("audit: %s", event)
+
+
+def _log_alarm(alarm: StorageAlarm) -> None:
+    log.error("storage alarm: %s", alarm)
 
 
 def _configure_logging(level: str) -> None:

@@ -84,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="file to write or check (default: %(default)s)",
     )
     docs.set_defaults(func=_cmd_config_docs)
+
+    from edge.provision.cli import add_provision_parser
+
+    add_provision_parser(sub)
     return parser
 
 

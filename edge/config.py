@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edge.errors import ConfigError
+from edge.storage.profiles import RETENTION_CEILING_DAYS, Profile
 
 _SECRET_QUERY_KEYS = frozenset({"user", "username", "password", "pwd", "passwd", "pass", "token", "auth"})
 NODE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
@@ -204,7 +205,46 @@ def _check_polygon(points: list[tuple[float, float]]) -> list[tuple[float, float
     area2 = sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(points, points[1:] + points[:1], strict=True))
     if abs(area2) < 1e-9:
         raise ValueError("polygon has no area (all points on one line)")
+    crossing = _crossing_edges(points)
+    if crossing is not None:
+        # Polygons are filled with the even-odd rule: where one overlaps itself it would stay unmasked.
+        raise ValueError(
+            f"polygon edges {crossing[0]} and {crossing[1]} cross or touch; draw it without crossings"
+        )
     return points
+
+
+def _crossing_edges(points: list[tuple[float, float]]) -> tuple[int, int] | None:
+    """The first two non-adjacent edges that cross or touch (numbered from 0); None for a simple polygon."""
+    n = len(points)
+    edges = [(points[i], points[(i + 1) % n]) for i in range(n)]
+    for i in range(n):
+        for j in range(i + 2, n):
+            if i == 0 and j == n - 1:
+                continue  # adjacent through the closing edge
+            if _segments_meet(*edges[i], *edges[j]):
+                return i, j
+    return None
+
+
+def _segments_meet(
+    a: tuple[float, float], b: tuple[float, float], c: tuple[float, float], d: tuple[float, float]
+) -> bool:
+    def orient(p: tuple[float, float], q: tuple[float, float], r: tuple[float, float]) -> float:
+        return (q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0])
+
+    def within(p: tuple[float, float], q: tuple[float, float], r: tuple[float, float]) -> bool:
+        return min(p[0], q[0]) <= r[0] <= max(p[0], q[0]) and min(p[1], q[1]) <= r[1] <= max(p[1], q[1])
+
+    d1, d2, d3, d4 = orient(c, d, a), orient(c, d, b), orient(a, b, c), orient(a, b, d)
+    if ((d1 > 0 > d2) or (d1 < 0 < d2)) and ((d3 > 0 > d4) or (d3 < 0 < d4)):
+        return True
+    return (
+        (d1 == 0 and within(c, d, a))
+        or (d2 == 0 and within(c, d, b))
+        or (d3 == 0 and within(a, b, c))
+        or (d4 == 0 and within(a, b, d))
+    )
 
 
 class MaskConfig(_Model):
@@ -222,6 +262,101 @@ class MaskConfig(_Model):
     _polygon = field_validator("polygon")(_check_polygon)
 
 
+class TamperConfig(_Model):
+    """Camera displacement and tampering: the view is compared with the reference view taken at installation.
+
+    Checks run every `check_every_frames` frames on a small grayscale copy of the unmasked parts of the
+    view. Small drift moves the masks with the view; anything beyond the limits below, a covered, dark or
+    defocused lens, or a view that no longer matches blanks the whole frame and raises a `tamper` event
+    until a technician approves the view again.
+    """
+
+    enabled: bool = Field(
+        default=True,
+        description="Check the view against the reference. Switch off only for a camera that moves "
+        "on purpose.",
+    )
+    require_reference: bool = Field(
+        default=False,
+        description="Without a reference view, blank every frame until a technician approves the view. "
+        "When false, checks start once a reference exists and health warns until then.",
+    )
+    check_every_frames: int = Field(
+        default=10,
+        ge=1,
+        le=250,
+        description="Frames between two checks (10 = 0.4 s at 25 fps). A displacement can show unmasked "
+        "private areas for at most this many frames before frames are blanked.",
+    )
+    analysis_width_px: int = Field(
+        default=320,
+        ge=160,
+        le=640,
+        description="Width of the grayscale copy the checks work on (and of the stored reference view).",
+    )
+    max_shift_share: float = Field(
+        default=0.02,
+        ge=0.002,
+        le=0.1,
+        description="Largest drift of the image centre, as a share of the frame width, that masks follow; "
+        "beyond it the frame is blanked (cause `displaced`).",
+    )
+    max_rotation_deg: float = Field(
+        default=1.0,
+        ge=0.1,
+        le=10.0,
+        description="Largest rotation masks follow; beyond it the frame is blanked (cause `rotated`).",
+    )
+    max_scale_change: float = Field(
+        default=0.02,
+        ge=0.002,
+        le=0.2,
+        description="Largest zoom change masks follow, as a share (0.02 = 2 %); beyond it the frame is "
+        "blanked (cause `zoomed`).",
+    )
+    min_inliers: int = Field(
+        default=25,
+        ge=8,
+        le=500,
+        description="Features that must agree on one transform for the view to count as matched; fewer "
+        "means the view cannot be verified (cause `scene_changed`).",
+    )
+    cover_std: float = Field(
+        default=4.0,
+        ge=0.0,
+        le=50.0,
+        description="A view whose gray levels vary less than this (standard deviation, 0..255) is "
+        "covered or sprayed (cause `covered`).",
+    )
+    dark_luma: float = Field(
+        default=10.0,
+        ge=0.0,
+        le=128.0,
+        description="Mean gray level (0..255) below which the view is too dark to verify (cause `dark`).",
+    )
+    dark_drop_share: float = Field(
+        default=0.4,
+        ge=0.05,
+        le=0.95,
+        description="A mean gray level that falls below this share of the previous check's within one "
+        "check is a sudden darkness (cause `dark`); nightfall is far slower.",
+    )
+    defocus_share: float = Field(
+        default=0.5,
+        ge=0.05,
+        le=0.95,
+        description="Sharpness (mean absolute Laplacian) below this share of the matching reference "
+        "is a defocused or smeared lens (cause `defocused`).",
+    )
+    confirm_checks: int = Field(
+        default=2,
+        ge=1,
+        le=20,
+        description="Consecutive failed checks before a `tamper` event. Frames are blanked from the first "
+        "failed check on; a good check in between ends the suspicion.",
+    )
+
+
 class PrivacyConfig(_Model):
     """Privacy masking. Masks are burned into the pixels before any consumer sees a frame."""
 
@@ -237,12 +372,31 @@ class PrivacyConfig(_Model):
         "it is logged and reported in health so the choice is auditable.",
     )
     mode: Literal["solid", "pixelate", "blur"] = Field(
-        default="solid", description="How masked areas are filled. Only `solid` is implemented so far."
+        default="solid",
+        description="How masked areas are filled: `solid` paints `fill_bgr`; `pixelate` replaces them by "
+        "large blocks; `blur` by a heavy blur that keeps no detail. Blanked frames always use `fill_bgr`.",
     )
     fill_bgr: tuple[int, int, int] = Field(
-        default=(0, 0, 0), description="Fill colour for `solid`, B, G, R 0..255."
+        default=(0, 0, 0), description="Fill colour for `solid` and for blanked frames, B, G, R 0..255."
+    )
+    pixelate_block_share: float = Field(
+        default=0.025,
+        ge=0.01,
+        le=0.1,
+        description="Edge of a `pixelate` block as a share of the frame width (0.025 = 48 px at 1920, "
+        "32 px at 1280; never below 8 px). Each block shows only the mean colour of what it covers.",
+    )
+    blur_share: float = Field(
+        default=0.04,
+        ge=0.02,
+        le=0.15,
+        description="Cell size of `blur` as a share of the frame width (0.04 = 77 px at 1920): masked "
+        "content is averaged down to cells this big and smoothly interpolated, so no finer detail survives.",
     )
     masks: list[MaskConfig] = Field(default_factory=list, max_length=64, description="The privacy masks.")
+    tamper: TamperConfig = Field(
+        default_factory=TamperConfig, description="Camera displacement and tampering checks."
+    )
 
     @field_validator("fill_bgr")
     @classmethod
@@ -255,8 +409,6 @@ class PrivacyConfig(_Model):
     def _explicit_off(self) -> PrivacyConfig:
         if not self.required and not self.off_reason.strip():
             raise ValueError("privacy.required is false but privacy.off_reason is empty: say why")
-        if self.mode != "solid":
-            raise ValueError(f"mode '{self.mode}' is not available yet; use 'solid'")
         return self
 
 
@@ -276,6 +428,123 @@ class PipelineConfig(_Model):
         description="A stage without a heartbeat for this long is reported as stalled, and the systemd "
         "watchdog is no longer fed while frames are not flowing.",
     )
+
+
+# ------------------------------------------------------------------------------------------ storage
+
+_GIB = 1024**3
+
+
+class StorageConfig(_Model):
+    """Continuous recording into sealed H.264 segments: the ring buffer (see docs/storage.md).
+
+    Recording is off until switched on, because it needs the central public key: without it nothing can be
+    sealed, and the node never writes plaintext video.
+    """
+
+    enabled: bool = Field(
+        default=False,
+        description="Record every masked frame. Needs `central_public_key_file`.",
+    )
+    directory: Path = Field(
+        default=Path("recordings"),
+        description="Where segments and their index live, relative to `node.state_dir`.",
+    )
+    profile: Literal["police", "camera_law"] = Field(
+        default="police",
+        description="Processing profile. It sets the hard retention ceiling that no configuration can "
+        "raise: 365 days for `police`, 90 days for `camera_law`.",
+    )
+    max_age_days: float = Field(
+        default=30.0,
+        gt=0,
+        le=365,
+        description="Footage older than this is purged (unless under a legal hold). At most the "
+        "profile's ceiling. The disk quota may make retention shorter, never longer.",
+    )
+    quota_bytes: int = Field(
+        default=32 * _GIB,
+        ge=64 * 1024**2,
+        le=64 * 1024**4,
+        description="Most bytes the sealed segments may occupy. Oldest footage is evicted first; held "
+        "footage last, and only after an alarm.",
+    )
+    min_free_share: float = Field(
+        default=0.10,
+        ge=0,
+        le=0.9,
+        description="Share of the filesystem that must stay free; recording evicts old footage to keep it.",
+    )
+    held_alarm_share: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Raise an alarm when footage under legal hold fills more than this share of the quota, "
+        "long before held footage would have to be evicted.",
+    )
+    segment_seconds: float = Field(default=10.0, ge=1, le=300, description="Length of one recorded segment.")
+    encoder: Literal["libx264", "v4l2m2m"] = Field(
+        default="libx264",
+        description="H.264 encoder: `libx264` in software (any board; the only one on a Raspberry Pi 5), "
+        "or `v4l2m2m`, the Raspberry Pi 4 hardware encoder through FFmpeg (untested off a Pi).",
+    )
+    preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"] = Field(
+        default="ultrafast",
+        description="libx264 speed preset: faster presets use less CPU and more bytes.",
+    )
+    crf: int = Field(
+        default=26,
+        ge=0,
+        le=51,
+        description="libx264 constant rate factor: lower is better quality and more bytes.",
+    )
+    bitrate_kbps: int = Field(
+        default=2000,
+        ge=100,
+        le=50000,
+        description="Target bit rate for the `v4l2m2m` hardware encoder, which has no CRF mode.",
+    )
+    keyframe_interval_s: float = Field(
+        default=2.0,
+        ge=0.2,
+        le=60,
+        description="Longest time between key frames inside a segment (each segment starts with one).",
+    )
+    retention_check_interval_s: float = Field(
+        default=60.0,
+        ge=1,
+        le=3600,
+        description="How often age-based purging runs even when no frames arrive (camera down).",
+    )
+    central_public_key_file: Path | None = Field(
+        default=None,
+        description="PEM file with the central system's X25519 public key; every segment key is sealed "
+        "to it. The node cannot decrypt its own recordings.",
+    )
+    device_key_file: Path | None = Field(
+        default=None,
+        description="PEM file with this node's Ed25519 private key, which signs clip export manifests. "
+        "Use a systemd credential. Without it exports are refused.",
+    )
+
+    @field_validator("directory")
+    @classmethod
+    def _relative(cls, directory: Path) -> Path:
+        if directory.is_absolute() or ".." in directory.parts or not directory.parts:
+            raise ValueError("must be a relative path below node.state_dir, without '..'")
+        return directory
+
+    @model_validator(mode="after")
+    def _within_ceiling(self) -> StorageConfig:
+        ceiling = RETENTION_CEILING_DAYS[Profile(self.profile)]
+        if self.max_age_days > ceiling:
+            raise ValueError(
+                f"max_age_days {self.max_age_days:g} exceeds the {ceiling}-day ceiling of the "
+                f"'{self.profile}' profile"
+            )
+        if self.enabled and self.central_public_key_file is None:
+            raise ValueError("recording is enabled but central_public_key_file is not set")
+        return self
 
 
 # ------------------------------------------------------------------------------------------- uplink
@@ -340,6 +609,9 @@ class EdgeConfig(_Model):
     camera: CameraConfig = Field(description="Where frames come from; `type` selects the source.")
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig, description="Privacy masking.")
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig, description="Queues and liveness.")
+    storage: StorageConfig = Field(
+        default_factory=StorageConfig, description="Recording, the ring buffer and retention."
+    )
     mqtt: MqttConfig = Field(default_factory=MqttConfig, description="The central MQTT broker.")
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Logging.")
 

@@ -63,6 +63,9 @@ class VehicleTruth:
     """Axis-aligned box ``(x, y, w, h)`` in pixels, clipped to the frame."""
     speed_px_s: float
     plate_text: str
+    windscreen: tuple[Point, ...] = ()
+    """Polygon (pixels, clipped to the frame) of the glass occupants are seen through: the windscreen of
+    an approaching vehicle, the rear window of a receding one; empty when not in view."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT="${EDGE_DEMO_PORT:-18830}"
 CONFIG="${EDGE_DEMO_CONFIG:-examples/demo.yaml}"
-RUN=.demo
+RUN="${EDGE_DEMO_DIR:-.demo}"
 mkdir -p "$RUN/state"
 MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 

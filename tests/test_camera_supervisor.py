@@ -319,7 +319,7 @@ def test_credentials_stay_out_of_health_and_logs(
     cred = tmp_path / "cam.cred"
     cred.write_text(f"admin:{PASSWORD}\n", encoding="utf-8")
     config = OpenCVCameraConfig(
-        type="opencv", url="rtsp://127.0.0.1:1/live?token=abc", credentials_file=cred, read_timeout_s=0.2
+        type="opencv", url="rtsp://127.0.0.1:1/live?session=abc", credentials_file=cred, read_timeout_s=0.2
     )
     supervisor, _ = running(OpenCVSource(config, SystemClock()), Collector())
     health = wait_for_health(supervisor, lambda h: h.reconnects >= 2)
@@ -328,7 +328,7 @@ def test_credentials_stay_out_of_health_and_logs(
     for text in (health.reason, health.source, caplog.text):
         assert PASSWORD not in text
         assert "Sup3r-secret%21" not in text
-        assert "token=abc" not in text
+        assert "session=abc" not in text
 
 
 def test_backoff_must_be_positive_and_ordered(video: Path) -> None:

@@ -250,7 +250,7 @@ def stream_config(tmp_path: Path, port: int, read_timeout_s: float = 1.0) -> Ope
     cred.write_text(f"admin:{PASSWORD}\n", encoding="utf-8")
     return OpenCVCameraConfig(
         type="opencv",
-        url=f"rtsp://127.0.0.1:{port}/live/ch1?token=tok123",
+        url=f"rtsp://127.0.0.1:{port}/live/ch1?session=tok123",
         credentials_file=cred,
         read_timeout_s=read_timeout_s,
     )
@@ -303,3 +303,10 @@ def test_unreadable_credentials_file_is_named_but_not_shown(tmp_path: Path) -> N
     )
     with pytest.raises(CameraError, match=r"cannot read credentials file .*missing\.cred"):
         OpenCVSource(config, SystemClock()).open()
+
+
+def test_credentials_with_a_url_that_has_no_host_is_a_camera_error(tmp_path: Path) -> None:
+    config = stream_config(tmp_path, 1).model_copy(update={"url": "rtsp:///live"})
+    with pytest.raises(CameraError, match="URL has no host") as caught:
+        OpenCVSource(config, SystemClock()).open()
+    assert_no_secret(str(caught.value))

@@ -140,3 +140,21 @@ def test_fanout_refuses_raw_frames() -> None:
     raw = Frame(pixels=np.zeros((2, 2, 3), np.uint8), index=0, capture_ts_ns=0, monotonic_ns=0, source="t")
     with pytest.raises(TypeError, match="only MaskedFrame"):
         FanOut([]).publish(raw)  # type: ignore[arg-type]
+
+
+def test_every_frame_stage_drains_its_queue_on_stop() -> None:
+    stop = threading.Event()
+    gate = threading.Event()
+    recorder = Recording(expect=-1, gate=gate)
+    stage = ConsumerStage("recorder", recorder, QueuePolicy.EVERY, stop, SystemClock(), capacity=10)
+    stage.start()
+    frames = masked_frames(6)
+    stage.offer(frames[0])
+    assert recorder.entered.wait(5)
+    for f in frames[1:]:
+        assert stage.offer(f)
+    stop.set()
+    gate.set()
+    assert stage.join(5)
+    assert recorder.seen == list(range(6))
+    assert recorder.closed

@@ -264,7 +264,10 @@ class OpenCVSource:
         url = cfg.url
         if cfg.credentials_file is not None:
             user, password = read_credentials(cfg.credentials_file)
-            url = build_stream_url(url, user, password)
+            try:
+                url = build_stream_url(url, user, password)
+            except ValueError as exc:
+                raise CameraError(f"cannot use credentials_file with this URL: {exc}") from None
         open_timeout_ms = round(cfg.read_timeout_s * _OPEN_TIMEOUT_FACTOR * 1000)
         read_timeout_ms = round(cfg.read_timeout_s * 1000)
         # Timeouts go in as open parameters: FFmpeg's interrupt callback needs them before connecting.

@@ -1,1 +1,2 @@
-"""``edgectl``: the reference tool for the central side (live view of what nodes publish)."""
+"""``edgectl``: the reference tool for the central side (live view of what nodes publish, development
+keys, verifying and decrypting clip exports)."""

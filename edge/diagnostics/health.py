@@ -12,6 +12,8 @@ from edge.capture.supervisor import CameraHealth, CameraState
 from edge.diagnostics.system import SystemMetrics
 from edge.pipeline.stats import StageStatsSnapshot
 from edge.privacy.stage import PrivacyMode, PrivacyState
+from edge.storage.model import StorageState
+from edge.storage.recorder import RecorderState
 from edge.uplink.mqtt import UplinkState
 
 
@@ -30,6 +32,9 @@ class HealthReport:
     privacy: PrivacyState
     stages: tuple[StageStatsSnapshot, ...]
     uplink: UplinkState
+    storage: StorageState | None
+    recorder: RecorderState | None
+    recording_error: str
     system: SystemMetrics
 
     def to_json(self) -> dict[str, Any]:
@@ -41,6 +46,12 @@ class HealthReport:
             "privacy": _plain(self.privacy),
             "stages": {s.name: _plain(s) for s in self.stages},
             "uplink": _plain(self.uplink),
+            "recording": {
+                "enabled": self.storage is not None or bool(self.recording_error),
+                "error": self.recording_error,
+                "storage": None if self.storage is None else _plain(self.storage),
+                "recorder": None if self.recorder is None else _plain(self.recorder),
+            },
             "system": _plain(self.system),
         }
 
@@ -52,6 +63,9 @@ def assess(
     privacy: PrivacyState,
     stages: Sequence[StageStatsSnapshot],
     uplink: UplinkState,
+    storage: StorageState | None,
+    recorder: RecorderState | None,
+    recording_error: str,
     system: SystemMetrics,
     stall_after_s: float,
 ) -> HealthReport:
@@ -69,8 +83,21 @@ def assess(
     for stage in stages:
         if stage.heartbeat_age_s is not None and stage.heartbeat_age_s > stall_after_s:
             red.append(f"stage {stage.name} stalled for {stage.heartbeat_age_s:.0f} s")
+        if stage.policy == "every" and stage.dropped:
+            red.append(f"stage {stage.name} could not keep up and lost {stage.dropped} frames")
         if stage.errors:
             amber.append(f"stage {stage.name} had {stage.errors} errors")
+    if recording_error:
+        red.append(f"recording disabled: {recording_error}")
+    if storage is not None:
+        if storage.segments_dropped or storage.purged_held:
+            red.append(f"recording lost footage: {storage.last_alarm or 'segments dropped'}")
+        elif storage.alarms:
+            amber.append(f"storage alarm: {storage.last_alarm}")
+        if storage.reconcile.repairs:
+            amber.append(f"storage repaired {storage.reconcile.repairs} files after an unclean stop")
+    if recorder is not None and recorder.frames_lost:
+        amber.append(f"recorder lost {recorder.frames_lost} frames")
     if not uplink.connected:
         amber.append(f"broker {uplink.broker} unreachable: {uplink.last_error or 'connecting'}")
     if system.disk_used_share is not None and system.disk_used_share > 0.95:
@@ -84,6 +111,9 @@ def assess(
         privacy=privacy,
         stages=tuple(stages),
         uplink=uplink,
+        storage=storage,
+        recorder=recorder,
+        recording_error=recording_error,
         system=system,
     )
 

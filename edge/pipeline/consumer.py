@@ -70,7 +70,21 @@ class ConsumerStage:
         return not self._thread.is_alive()
 
     def snapshot(self) -> StageStatsSnapshot:
-        return self.stats.snapshot(dropped=self._queue.dropped, queue_depth=self._queue.depth())
+        return self.stats.snapshot(
+            policy=self.policy.value, dropped=self._queue.dropped, queue_depth=self._queue.depth()
+        )
+
+    def _drain(self) -> None:
+        # An every-frame stage (the recorder) finishes what it was given: the capture thread has stopped
+        # before stages are joined, so the queue is final and bounded by its capacity.
+        while (frame := self._queue.get(0)) is not None:
+            try:
+                self._consumer.consume(frame)
+            except Exception:  # same contract as the main loop
+                log.exception("stage %s failed on frame %d while draining", self.name, frame.index)
+                self.stats.error()
+                continue
+            self.stats.processed(frame.monotonic_ns)
 
     def _run(self) -> None:
         try:
@@ -86,6 +100,8 @@ class ConsumerStage:
                     self.stats.error()
                     continue
                 self.stats.processed(frame.monotonic_ns)
+            if self.policy is QueuePolicy.EVERY:
+                self._drain()
         finally:
             try:
                 self._consumer.close()

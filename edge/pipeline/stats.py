@@ -13,6 +13,8 @@ _FPS_WINDOW_S = 5.0
 @dataclass(frozen=True, slots=True)
 class StageStatsSnapshot:
     name: str
+    policy: str
+    """``latest`` (newest frame, skips counted), ``every`` (every frame; a skip is loss) or ``inline``."""
     processed: int
     """Frames the stage finished."""
     dropped: int
@@ -59,7 +61,7 @@ class StageStats:
         with self._lock:
             self._errors += 1
 
-    def snapshot(self, *, dropped: int = 0, queue_depth: int = 0) -> StageStatsSnapshot:
+    def snapshot(self, *, policy: str = "inline", dropped: int = 0, queue_depth: int = 0) -> StageStatsSnapshot:
         now = self._clock.monotonic_ns()
         with self._lock:
             cutoff = now - int(_FPS_WINDOW_S * 1e9)
@@ -70,6 +72,7 @@ class StageStats:
                 fps = (len(recent) - 1) / span_s if span_s > 0 else 0.0
             return StageStatsSnapshot(
                 name=self.name,
+                policy=policy,
                 processed=self._processed,
                 dropped=dropped,
                 errors=self._errors,
