@@ -32,13 +32,14 @@ from edge.errors import ConfigError
 from edge.pipeline import ConsumerStage, FanOut, QueuePolicy, StageStats
 from edge.pipeline.periodic import Periodic
 from edge.privacy import PrivacyStage
+from edge.privacy.events import PrivacyEvent, event_body
 from edge.sdnotify import SystemdNotifier
 from edge.storage.errors import StorageError
 from edge.storage.factory import Recording, open_recording
 from edge.storage.model import StorageAlarm, StorageEvent
 from edge.types import Frame
 from edge.uplink import Uplink
-from edge.uplink.payloads import health_payload
+from edge.uplink.payloads import event_payload, health_payload
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,10 @@ class Node:
         self._started_mono_ns = self.clock.monotonic_ns()
         self._started_monotonic_s = time.monotonic()
 
-        self.privacy = PrivacyStage(config.privacy)
+        self.uplink = Uplink(config.mqtt, config.node.id, self.clock)
+        self.privacy = PrivacyStage(
+            config.privacy, state_dir=config.node.state_dir, on_event=self._on_privacy_event, clock=self.clock
+        )
         self.privacy_stats = StageStats("privacy", self.clock)
         self.preview = PreviewConsumer()
         stages = [ConsumerStage("preview", self.preview, QueuePolicy.LATEST, self.stop_event, self.clock)]
@@ -71,7 +75,7 @@ class Node:
             except StorageError as exc:
                 # Recording is down, everything else goes on; health says why in red.
                 self.recording_error = str(exc)
-                log.error("recording disabled: %s", exc)
+                log.error("recording disabled: %s", exc)  # noqa: TRY400 - the message says it all
         if self.recording is not None:
             stages.append(
                 ConsumerStage(
@@ -99,7 +103,6 @@ class Node:
             initial_s=initial_s,
             max_s=max_s,
         )
-        self.uplink = Uplink(config.mqtt, config.node.id, self.clock)
         self._health = Periodic("health", config.mqtt.health_interval_s, self.stop_event, self.publish_health)
         watchdog_s = self.notifier.watchdog_interval_s()
         self._watchdog = Periodic("watchdog", (watchdog_s or 10.0) / 2, self.stop_event, self._feed_watchdog)
@@ -110,6 +113,14 @@ class Node:
         self.privacy_stats.processed(frame.monotonic_ns)
         if masked is not None:
             self.fanout.publish(masked)
+
+    def _on_privacy_event(self, event: PrivacyEvent) -> None:
+        # Capture or command thread: publish() only hands the message to the MQTT client and never blocks.
+        # Held in memory while the broker is unreachable (lost on restart until the durable outbox lands);
+        # the state it reports (tamper, fail-closed) also stays in every health message.
+        log.warning("privacy %s: %s", event.kind, event.cause)
+        body = event_payload(self.config.node.id, event.ts_ns, event_body(event))
+        self.uplink.publish(self.uplink.topics.event(event.kind), body, qos=1, hold_offline=True)
 
     def frames_flowing(self) -> bool:
         """True when the privacy stage finished a frame recently (masked or deliberately blocked)."""

@@ -52,6 +52,20 @@ def _cmd_config_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_approve_view(args: argparse.Namespace) -> int:
+    from edge.config import load_config
+    from edge.errors import EdgeError
+    from edge.privacy.approve import approve_view_from_camera
+
+    try:
+        state = approve_view_from_camera(load_config(args.config), actor=args.actor)
+    except EdgeError as exc:
+        print(f"edge approve-view: {exc}", file=sys.stderr)
+        return 1
+    print(f"view approved by {args.actor}: reference {state.reference_id}, mask id {state.mask_id}")
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from edge.app import run_node
 
@@ -66,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the node until SIGTERM or SIGINT")
     run.add_argument("--config", type=Path, required=True, help="YAML configuration file")
     run.set_defaults(func=_cmd_run)
+
+    approve = sub.add_parser(
+        "approve-view",
+        help="take the camera's current view as the tamper reference (node service stopped)",
+    )
+    approve.add_argument("--config", type=Path, required=True, help="YAML configuration file")
+    approve.add_argument("--actor", required=True, help="who approves (technician id), for the audit trail")
+    approve.set_defaults(func=_cmd_approve_view)
 
     validate = sub.add_parser("validate", help="check a configuration file; exit 1 listing every error")
     validate.add_argument("--config", type=Path, required=True, help="YAML configuration file")

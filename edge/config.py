@@ -256,7 +256,8 @@ class MaskConfig(_Model):
     polygon: list[tuple[float, float]] = Field(
         min_length=3,
         max_length=256,
-        description="Corner points `[x, y]`, each normalised to 0..1 of width and height (0,0 = top left).",
+        description="Corner points `[x, y]`, each normalised to 0..1 of width and height (0,0 = top left). "
+        "Edges must not cross or touch each other.",
     )
 
     _polygon = field_validator("polygon")(_check_polygon)
@@ -338,15 +339,16 @@ class TamperConfig(_Model):
         default=0.4,
         ge=0.05,
         le=0.95,
-        description="A mean gray level that falls below this share of the previous check's within one "
-        "check is a sudden darkness (cause `dark`); nightfall is far slower.",
+        description="A mean gray level below this share of the last verified check's is a sudden "
+        "darkness (cause `dark`): checks are under a second apart, nightfall takes many minutes.",
     )
     defocus_share: float = Field(
-        default=0.5,
+        default=0.6,
         ge=0.05,
         le=0.95,
-        description="Sharpness (mean absolute Laplacian) below this share of the matching reference "
-        "is a defocused or smeared lens (cause `defocused`).",
+        description="Focus score below this share of the matching reference is a defocused or "
+        "smeared lens (cause `defocused`). The score compares fine with coarse detail tile by tile, so "
+        "dusk and passing vehicles do not lower it; 0.6 catches a blur of about 0.4 % of the width.",
     )
     confirm_checks: int = Field(
         default=2,

@@ -42,14 +42,23 @@ for _ in $(seq 50); do
   sleep 0.1
 done
 
+# Development central keys: recordings are sealed to the central public key; the node cannot open them.
+if [ ! -f "$RUN/keys/central_seal.pub" ]; then
+  .venv/bin/edgectl keys --out "$RUN/keys" --device >/dev/null
+fi
 .venv/bin/edge validate --config "$CONFIG"
 # The demo config names port 18830; a copy points at another port when EDGE_DEMO_PORT asks for one.
-sed "s/^  port: 18830$/  port: $PORT/" "$CONFIG" > "$RUN/node.yaml"
-.venv/bin/python -m edge run --config "$RUN/node.yaml" 2>"$RUN/node.log" &
+sed -e "s/^  port: 18830$/  port: $PORT/" -e "s|\.demo/|$RUN/|g" "$CONFIG" > "$RUN/node.yaml"
+# Installation step a technician does once: approve the view, so tamper detection has its reference.
+if [ ! -f "$RUN/state/privacy/reference.npz" ]; then
+  .venv/bin/edge approve-view --config "$RUN/node.yaml" --actor demo-technician 2>>"$RUN/node.log"
+fi
+.venv/bin/python -m edge run --config "$RUN/node.yaml" 2>>"$RUN/node.log" &
 node_pid=$!
 cat <<MSG
 edge demo: node on the synthetic street camera, broker on 127.0.0.1:$PORT
   node log:      $RUN/node.log
+  recordings:    $RUN/state/recordings (sealed; open with edgectl decrypt --key $RUN/keys/central_seal.key)
   raw messages:  mosquitto_sub -p $PORT -t 'cams/#' -v
 Ctrl-C stops everything.
 

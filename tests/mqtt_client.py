@@ -30,6 +30,7 @@ class Subscriber:
     def __init__(self, host: str, port: int, topic: str) -> None:
         self.messages: queue.Queue[Message] = queue.Queue()
         self.connected = threading.Event()
+        self.subscribed = threading.Event()
         self._topic = topic
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
         self._client.on_connect = self._on_connect
@@ -37,10 +38,11 @@ class Subscriber:
         self._client.on_message = lambda _c, _u, m: self.messages.put(
             Message(m.topic, m.payload, bool(m.retain))
         )
+        self._client.on_subscribe = lambda *_: self.subscribed.set()
         self._client.reconnect_delay_set(1, 1)
         self._client.connect_async(host, port, keepalive=10)
         self._client.loop_start()
-        assert self.connected.wait(10), "test subscriber could not connect"
+        assert self.subscribed.wait(10), "test subscriber could not connect and subscribe"
 
     def _on_connect(self, client: mqtt.Client, *_: object) -> None:
         client.subscribe(self._topic, qos=1)

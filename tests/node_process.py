@@ -22,7 +22,8 @@ def node_config(tmp_path: Path, broker: Broker, **overrides: Any) -> dict[str, A
     cfg: dict[str, Any] = {
         "node": {"id": "test-node", "site": "test street", "state_dir": str(tmp_path / "state")},
         "camera": {"type": "synthetic", "seed": 7, "width": 320, "height": 180, "fps": 10},
-        "privacy": {"masks": DEMO_MASKS},
+        # Tamper checks need a reference view approved at installation; tests about them approve one.
+        "privacy": {"masks": DEMO_MASKS, "tamper": {"enabled": False}},
         "mqtt": {
             "host": broker.host,
             "port": broker.port,

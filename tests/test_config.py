@@ -280,7 +280,7 @@ def test_full_fixture_values_are_kept() -> None:
         ("camera", {"type": "opencv", "url": "x", "reconnect_initial_s": 10, "reconnect_max_s": 5}, "camera"),
         ("mqtt", {"reconnect_min_s": 10, "reconnect_max_s": 5}, "mqtt"),
         ("privacy", {"fill_bgr": [0, 0, 256]}, "privacy.fill_bgr"),
-        ("privacy", {"mode": "blur"}, "privacy"),
+        ("privacy", {"mode": "blur", "blur_share": 0.5}, "privacy.blur_share"),
         ("mqtt", {"topic_prefix": "cams/"}, "mqtt.topic_prefix"),
         ("node", {"id": "a" * 64}, "node.id"),
     ],
@@ -305,6 +305,6 @@ def test_repeated_keys_are_refused(tmp_path: Path) -> None:
 
 def test_credentials_in_the_query_string_are_refused() -> None:
     data = {"node": {"id": "a"}, "camera": {"type": "opencv", "url": "rtsp://cam/x?user=a&password=s3cret"}}
-    with pytest.raises(ConfigError, match="camera.url: the URL's query carries credentials") as info:
+    with pytest.raises(ConfigError, match=r"camera\.url: the URL's query carries credentials") as info:
         parse_config(data)
     assert "s3cret" not in str(info.value)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -166,3 +168,43 @@ def test_missing_camera_is_reported_and_never_feeds_the_watchdog(tmp_path: Path,
         node.close()
         sub.close()
         sock.close()
+
+
+def test_approved_view_makes_tamper_detection_active(tmp_path: Path, broker: Broker, sub: Subscriber) -> None:
+    config = node_config(tmp_path, broker, privacy={"tamper": {"enabled": True}})
+    unapproved = NodeProcess(tmp_path, config)
+    try:
+        doc = first_streaming_health(sub)
+        assert doc["privacy"]["tamper"] == "no_reference"
+        assert doc["verdict"] == "amber" and any("approve" in r for r in doc["reasons"]), doc["reasons"]
+    finally:
+        unapproved.close()
+
+    approve = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edge",
+            "approve-view",
+            "--config",
+            str(unapproved.config_path),
+            "--actor",
+            "tech-1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert approve.returncode == 0, approve.stderr
+    assert "view approved by tech-1" in approve.stdout
+
+    node = NodeProcess(tmp_path, config)
+    try:
+        doc = sub.expect(
+            lambda m: health(m) and m.json()["privacy"]["tamper"] == "ok", 20, "health with the view verified"
+        ).json()
+        assert doc["verdict"] == "green", doc["reasons"]
+        assert doc["privacy"]["reference_id"] in approve.stdout
+    finally:
+        node.close()

@@ -52,3 +52,22 @@ def test_asyncapi_document_references_the_checked_in_schemas() -> None:
         assert (ASYNCAPI.parent / ref).resolve().is_file(), ref
     published = {c["address"].split("/")[-1] for c in doc["channels"].values()}
     assert {"status", "health"} <= published
+
+
+def test_privacy_alarm_event_reaches_the_broker_and_matches_its_schema(
+    tmp_path: Path, broker: Broker
+) -> None:
+    sub = Subscriber(broker.host, broker.port, "cams/test-node/event/#")
+    # No masks while masks are required: the stage raises its alarm at start, before the broker is
+    # connected, so this also shows that an event raised offline is delivered once connected.
+    node = NodeProcess(tmp_path, node_config(tmp_path, broker, privacy={"masks": []}))
+    try:
+        msg = sub.expect(lambda m: True, 20, "privacy alarm event")
+    finally:
+        node.close()
+        sub.close()
+    assert msg.topic == "cams/test-node/event/alarm"
+    doc = msg.json()
+    validator("event").validate(doc)
+    assert doc["cause"] == "no_masks"
+    assert doc["source"] == "privacy"

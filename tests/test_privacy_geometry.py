@@ -33,7 +33,7 @@ def star_polygons(draw: st.DrawFn) -> tuple[tuple[float, float], ...]:
     )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     polygons=st.lists(star_polygons(), min_size=1, max_size=3),
     mode=st.sampled_from(["solid", "pixelate", "blur"]),
@@ -118,7 +118,7 @@ def test_the_overlap_rule_follows_the_drift_compensation() -> None:
     assert box_overlaps_masks(box, AppliedMasks(masks, ViewTransform(m02=0.2)), 1000, 500)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, database=None)
 @given(
     x=st.floats(-50, 400),
     y=st.floats(-50, 250),

@@ -197,9 +197,11 @@ def test_small_drift_is_followed_by_the_masks(move: dict[str, float]) -> None:
     assert not any(f.blanked for f in frames)
     state = run.stage.state()
     assert state.tamper is TamperStatus.OK
-    if "dx" in move:
-        assert state.shift_share == pytest.approx(np.hypot(0.012, 0.006), abs=0.002)
-    m = _matrix(640, 360, dx=0.0, dy=0.0, angle=0.0, zoom=1.0)
+    # The masks are moved by what was measured, and what was measured is what happened.
+    assert run.stage.applied_masks().warp is not None
+    assert state.shift_share == pytest.approx(np.hypot(move.get("dx", 0.0), move.get("dy", 0.0)), abs=0.002)
+    assert state.rotation_deg == pytest.approx(-move.get("angle", 0.0), abs=0.15)  # y points down
+    assert state.scale == pytest.approx(move.get("zoom", 1.0), abs=0.003)
     m = _matrix(640, 360, **{"dx": 0.0, "dy": 0.0, "angle": 0.0, "zoom": 1.0, **move})
     truth = street(40)[0].truth
     assert truth is not None

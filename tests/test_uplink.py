@@ -65,3 +65,27 @@ def test_reconnects_by_itself_after_broker_restart(broker: Broker, uplink: Uplin
     assert state.connected and state.connects == 2 and state.disconnects == 1
     assert uplink.publish(uplink.topics.health, b"{}")
     sub.close()
+
+
+def test_events_raised_while_offline_are_sent_after_reconnect(broker: Broker) -> None:
+    sub = Subscriber(broker.host, broker.port, "cams/n3/event/#")
+    # The uplink waits 3 s before reconnecting, the subscriber 1 s: the subscriber is back first.
+    cfg = MqttConfig(host=broker.host, port=broker.port, reconnect_min_s=3, reconnect_max_s=3)
+    up = Uplink(cfg, "n3", SystemClock())
+    up.start()
+    assert up.wait_connected(10)
+    broker.stop()
+    wait_until(lambda: not up.state().connected, 10, "the uplink to notice the broker is gone")
+    wait_until(lambda: not sub.connected.is_set(), 10, "the subscriber to notice the broker is gone")
+    sub.subscribed.clear()
+    assert up.publish(up.topics.event("tamper"), b'{"n":1}', qos=1, hold_offline=True)
+    assert not up.publish(up.topics.health, b"{}"), "health is not held while offline"
+    broker.start()
+    assert sub.subscribed.wait(10)
+    assert up.state().connects == 1, "the uplink reconnected before the subscriber; the test cannot tell"
+    msg = sub.expect(lambda m: True, 15, "the held event after reconnecting")
+    assert msg.topic == "cams/n3/event/tamper"
+    assert msg.payload == b'{"n":1}'
+    assert up.state().connects == 2
+    up.stop()
+    sub.close()

@@ -72,32 +72,9 @@ def assess(
     """Turn the parts' states into a green / amber / red verdict with human-readable reasons."""
     red: list[str] = []
     amber: list[str] = []
-    if camera.state is not CameraState.STREAMING:
-        (red if camera.state is CameraState.LOST else amber).append(
-            f"camera {camera.state}: {camera.reason}".rstrip(": ")
-        )
-    if privacy.mode is PrivacyMode.FAIL_CLOSED:
-        red.append(f"privacy fail-closed: {privacy.reason}")
-    elif privacy.mode is PrivacyMode.OFF:
-        amber.append(privacy.reason)
-    for stage in stages:
-        if stage.heartbeat_age_s is not None and stage.heartbeat_age_s > stall_after_s:
-            red.append(f"stage {stage.name} stalled for {stage.heartbeat_age_s:.0f} s")
-        if stage.policy == "every" and stage.dropped:
-            red.append(f"stage {stage.name} could not keep up and lost {stage.dropped} frames")
-        if stage.errors:
-            amber.append(f"stage {stage.name} had {stage.errors} errors")
-    if recording_error:
-        red.append(f"recording disabled: {recording_error}")
-    if storage is not None:
-        if storage.segments_dropped or storage.purged_held:
-            red.append(f"recording lost footage: {storage.last_alarm or 'segments dropped'}")
-        elif storage.alarms:
-            amber.append(f"storage alarm: {storage.last_alarm}")
-        if storage.reconcile.repairs:
-            amber.append(f"storage repaired {storage.reconcile.repairs} files after an unclean stop")
-    if recorder is not None and recorder.frames_lost:
-        amber.append(f"recorder lost {recorder.frames_lost} frames")
+    _camera_and_privacy(camera, privacy, red, amber)
+    _stages(stages, stall_after_s, red, amber)
+    _recording(storage, recorder, recording_error, red, amber)
     if not uplink.connected:
         amber.append(f"broker {uplink.broker} unreachable: {uplink.last_error or 'connecting'}")
     if system.disk_used_share is not None and system.disk_used_share > 0.95:
@@ -116,6 +93,49 @@ def assess(
         recording_error=recording_error,
         system=system,
     )
+
+
+def _camera_and_privacy(
+    camera: CameraHealth, privacy: PrivacyState, red: list[str], amber: list[str]
+) -> None:
+    if camera.state is not CameraState.STREAMING:
+        (red if camera.state is CameraState.LOST else amber).append(
+            f"camera {camera.state}: {camera.reason}".rstrip(": ")
+        )
+    if privacy.mode is PrivacyMode.FAIL_CLOSED:
+        red.append(f"privacy fail-closed: {privacy.reason}")
+    elif privacy.mode is PrivacyMode.OFF:
+        amber.append(privacy.reason)
+    elif privacy.warning:
+        amber.append(f"privacy: {privacy.warning}")
+
+
+def _stages(
+    stages: Sequence[StageStatsSnapshot], stall_after_s: float, red: list[str], amber: list[str]
+) -> None:
+    for stage in stages:
+        if stage.heartbeat_age_s is not None and stage.heartbeat_age_s > stall_after_s:
+            red.append(f"stage {stage.name} stalled for {stage.heartbeat_age_s:.0f} s")
+        if stage.policy == "every" and stage.dropped:
+            red.append(f"stage {stage.name} could not keep up and lost {stage.dropped} frames")
+        if stage.errors:
+            amber.append(f"stage {stage.name} had {stage.errors} errors")
+
+
+def _recording(
+    storage: StorageState | None, recorder: RecorderState | None, error: str, red: list[str], amber: list[str]
+) -> None:
+    if error:
+        red.append(f"recording disabled: {error}")
+    if storage is not None:
+        if storage.segments_dropped or storage.purged_held:
+            red.append(f"recording lost footage: {storage.last_alarm or 'segments dropped'}")
+        elif storage.alarms:
+            amber.append(f"storage alarm: {storage.last_alarm}")
+        if storage.reconcile.repairs:
+            amber.append(f"storage repaired {storage.reconcile.repairs} files after an unclean stop")
+    if recorder is not None and recorder.frames_lost:
+        amber.append(f"recorder lost {recorder.frames_lost} frames")
 
 
 def _plain(obj: Any) -> dict[str, Any]:

@@ -42,7 +42,9 @@ class PreviewConsumer:
         pixels: npt.NDArray[np.uint8] = frame.pixels
         if frame.width > max_width:
             height = round(frame.height * max_width / frame.width)
-            pixels = np.asarray(cv2.resize(pixels, (max_width, height), interpolation=cv2.INTER_AREA), np.uint8)
+            pixels = np.asarray(
+                cv2.resize(pixels, (max_width, height), interpolation=cv2.INTER_AREA), np.uint8
+            )
         ok, buf = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, quality])
         if not ok:
             raise EdgeError("JPEG encoding failed")

@@ -61,7 +61,9 @@ class StageStats:
         with self._lock:
             self._errors += 1
 
-    def snapshot(self, *, policy: str = "inline", dropped: int = 0, queue_depth: int = 0) -> StageStatsSnapshot:
+    def snapshot(
+        self, *, policy: str = "inline", dropped: int = 0, queue_depth: int = 0
+    ) -> StageStatsSnapshot:
         now = self._clock.monotonic_ns()
         with self._lock:
             cutoff = now - int(_FPS_WINDOW_S * 1e9)

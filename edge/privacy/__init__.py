@@ -12,7 +12,8 @@ and tamper checks), ``overlap`` (the ANPR rule), ``events`` and ``stage``.
 from edge.privacy.events import PrivacyEvent
 from edge.privacy.masks import AppliedMasks, MaskSet, MaskSetError, Polygon
 from edge.privacy.overlap import box_overlaps_masks
-from edge.privacy.stage import PrivacyStage, PrivacyState, TamperStatus
+from edge.privacy.stage import PrivacyStage
+from edge.privacy.state import PrivacyMode, PrivacyState, TamperStatus
 
 __all__ = [
     "AppliedMasks",
@@ -20,6 +21,7 @@ __all__ = [
     "MaskSetError",
     "Polygon",
     "PrivacyEvent",
+    "PrivacyMode",
     "PrivacyStage",
     "PrivacyState",
     "TamperStatus",

@@ -23,8 +23,6 @@ _RANSAC_PX = 2.0
 _REFINED_PX = 0.75
 """Tolerance of the second fit on sub-pixel corners."""
 _SUBPIX = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_COUNT, 20, 0.01)
-_SHARPNESS_SIGMA = 0.8
-"""Pre-smoothing before the Laplacian, so sensor noise does not count as sharpness."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,13 +98,6 @@ def _refined(
     if matrix is None or inliers is None or int(inliers.sum()) < len(src) // 2:
         return found  # the corners did not agree more closely: keep the whole-pixel fit
     return Match(np.asarray(matrix, np.float64), found.inliers, found.candidates)
-
-
-def sharpness(gray: Gray, valid: Gray) -> float:
-    """Mean absolute Laplacian over the valid area: falls steeply when the lens is defocused or smeared."""
-    smooth = cv2.GaussianBlur(gray, (0, 0), _SHARPNESS_SIGMA)
-    lap = np.abs(cv2.Laplacian(smooth, cv2.CV_32F))
-    return float(cv2.mean(lap, mask=valid)[0])
 
 
 def luma_stats(gray: Gray, valid: Gray) -> tuple[float, float]:

@@ -39,6 +39,18 @@ class PrivacyEvent:
 EventSink = Callable[[PrivacyEvent], None]
 
 
+def event_body(event: PrivacyEvent) -> dict[str, object]:
+    """The event as the body of an ``event/<kind>`` message (see edge/uplink/schemas/event.schema.json)."""
+    return {
+        "kind": str(event.kind),
+        "source": "privacy",
+        "cause": event.cause,
+        "measured": {k: round(float(v), 4) for k, v in event.measured.items()},
+        "mask_id": event.mask_id,
+        "actor": event.actor,
+    }
+
+
 def emit(sink: EventSink | None, events: list[PrivacyEvent]) -> None:
     """Deliver ``events`` in order; a failing sink is logged, never propagated into the frame path."""
     for event in events:

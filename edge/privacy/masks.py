@@ -103,7 +103,11 @@ class MaskSet:
 
     def coverage(self, width: int, height: int, warp: ViewTransform | None = None) -> npt.NDArray[np.bool_]:
         """Boolean image, True where a mask covers the pixel (for tests and diagnostics overlays)."""
-        return _raster(self, width, height, _effective(warp))[0].astype(bool)
+        return self.raster(width, height, warp).astype(bool)
+
+    def raster(self, width: int, height: int, warp: ViewTransform | None = None) -> npt.NDArray[np.uint8]:
+        """255 where a mask covers the pixel; cached and read-only."""
+        return _raster(self, width, height, _effective(warp))[0]
 
     def block_px(self, width: int) -> int:
         """Edge of a pixelation block in pixels at this frame width."""

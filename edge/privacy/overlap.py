@@ -1,9 +1,9 @@
 """The ANPR rule: a plate whose box touches a masked area is never read (requirement 7).
 
 Masking already paints over a plate inside a mask; this rule also drops plates that are only partly
-covered, whose visible half could still be read and would place a vehicle on private ground. Both the
-plate and the masks are rasterised exactly as the masks are burned (same fixed-point polygons, same
-drift compensation), so "overlaps" means "shares at least one pixel with what was masked".
+covered, whose visible half could still be read and would place a vehicle on private ground. The masks'
+side is the very raster the masks are burned with (same fixed-point polygons, same drift compensation,
+cached per geometry), so "overlaps" means "shares at least one pixel with what was masked".
 """
 
 from __future__ import annotations
@@ -47,9 +47,7 @@ def box_overlaps_masks(
     cv2.fillPoly(
         plate, [np.round(points * scale).astype(np.int32) - offset], 255, cv2.LINE_8, fill.SUBPIXEL_BITS
     )
-    covered = np.zeros_like(plate)
-    polygons = tuple(p - offset for p in applied.masks.pixel_polygons(width, height, applied.warp))
-    fill.fill_polygons(covered, polygons, 255)
+    covered = applied.masks.raster(width, height, applied.warp)[y0:y1, x0:x1]
     return bool(np.any(plate & covered))
 
 

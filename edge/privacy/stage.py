@@ -21,7 +21,6 @@ delivered after both locks are released.
 from __future__ import annotations
 
 import dataclasses
-import enum
 import logging
 import threading
 from dataclasses import dataclass
@@ -44,10 +43,13 @@ from edge.privacy.reference import (
     save_reference,
     valid_area,
 )
+from edge.privacy.state import PrivacyMode, PrivacyState, TamperStatus
 from edge.privacy.tamper import TamperCause, TamperDetector, ViewCheck
 from edge.types import Frame, MaskedFrame, issue_privacy_seal
 
 log = logging.getLogger(__name__)
+
+__all__ = ["PrivacyMode", "PrivacyStage", "PrivacyState", "TamperStatus"]
 
 _SEAL = issue_privacy_seal()
 
@@ -56,49 +58,6 @@ _DEADBAND_SHARE = 0.001
 below it the estimate is noise, and following noise would only make the masks jitter."""
 _ANCHOR_SAVE_INTERVAL_NS = 60_000_000_000
 """Learnt anchors are written at most once a minute: they only matter after a restart."""
-
-
-class PrivacyMode(enum.StrEnum):
-    MASKING = "masking"
-    """Masks are applied; frames flow."""
-    OFF = "off"
-    """Masking explicitly switched off for this camera (with a reason); frames flow unmasked."""
-    FAIL_CLOSED = "fail_closed"
-    """No image content leaves the stage: frames are dropped, or blanked to the fill colour."""
-
-
-class TamperStatus(enum.StrEnum):
-    DISABLED = "disabled"
-    """No checks: masking is off, or ``privacy.tamper.enabled`` is false."""
-    NO_REFERENCE = "no_reference"
-    """No reference view yet; checks start once a technician approves the view."""
-    OK = "ok"
-    """The last check matched the reference (drift, if any, is compensated)."""
-    SUSPECT = "suspect"
-    """The last check failed; frames are blanked while the next checks confirm or clear it."""
-    TAMPERED = "tampered"
-    """Confirmed: frames are blanked until a technician approves the view."""
-
-
-@dataclass(frozen=True, slots=True)
-class PrivacyState:
-    mode: PrivacyMode
-    reason: str
-    mask_id: str
-    masks: int
-    frames_masked: int
-    frames_blocked: int
-    frames_blanked: int = 0
-    tamper: TamperStatus = TamperStatus.DISABLED
-    tamper_cause: str = ""
-    """The cause of the current suspicion or tamper (``displaced``, ``covered``, ...), else empty."""
-    shift_share: float = 0.0
-    """Last measured move of the image centre against the reference, as a share of the frame width."""
-    rotation_deg: float = 0.0
-    scale: float = 1.0
-    reference_id: str = ""
-    warning: str = ""
-    """Something health should flag without failing closed (no reference view yet, a rejected one)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,7 +243,7 @@ class PrivacyStage:
         reference = ReferenceView.create(
             gray, valid, frame.width, frame.height, frame.capture_ts_ns, request.actor
         )
-        detector = TamperDetector(self._tamper_cfg, reference, self._aligner)
+        detector = TamperDetector(self._tamper_cfg, reference, self._aligner, just_taken=True)
         needed = 2 * self._tamper_cfg.min_inliers
         if detector.reference_features() < needed:
             found = detector.reference_features()
@@ -379,11 +338,13 @@ class PrivacyStage:
         )
         measured = {"masks": float(len(new.polygons)), "previous_masks": float(len(view.masks.polygons))}
         events.append(self._event("masks_changed", "set_masks", measured, actor=actor, mask_id=new.mask_id))
-        if self._required and new.empty:
+        if not self._required:
+            log.warning("masking is switched off for this camera: the new mask set is kept but not applied")
+        elif new.empty:
             log.error("mask set from %s has no masks: no frame will leave the node", actor)
             events.append(self._event("alarm", "no_masks", {"masks": 0.0}, actor=actor, mask_id=new.mask_id))
         emit(self._on_event, events)
-        return new.mask_id
+        return new.mask_id if self._required else NO_MASKS_ID
 
     def capture_reference(self, *, actor: str) -> None:
         """Take the next frame's unmasked parts as the reference view (a latched tamper stays latched)."""

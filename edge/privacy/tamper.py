@@ -9,7 +9,7 @@ follow), or the cause that makes the view unusable. In the order tested:
                    (nightfall takes minutes; this takes one check interval);
 ``scene_changed``  the view cannot be matched to the reference (or ``defocused``, when sharpness also fell);
 ``displaced`` / ``rotated`` / ``zoomed``  matched, but beyond the limits masks may follow;
-``defocused``      matched, but sharpness fell below ``defocus_share`` of the matched view.
+``defocused``      matched, but the focus score fell below ``defocus_share`` (see ``sharpness``).
 
 Day and night look too different to match directly. The detector therefore keeps *anchors*: views it
 verified itself, one per lighting level, each with its transform to the reference. A check matches the
@@ -29,10 +29,11 @@ from pathlib import Path
 import numpy as np
 
 from edge.config import TamperConfig
-from edge.privacy.alignment import Aligner, Features, Match, luma_stats, sharpness
+from edge.privacy.alignment import Aligner, Features, Match, luma_stats
 from edge.privacy.geometry import ViewTransform
 from edge.privacy.masks import MaskSet
 from edge.privacy.reference import ANCHORS_FILE, Gray, ReferenceView, valid_area, write_npz
+from edge.privacy.sharpness import Tiles, sharpness_ratio, sharpness_tiles
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ class ViewCheck:
         return self.cause is None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # identity: anchors hold arrays, and are removed by identity
 class Anchor:
     """A verified view: analysis-size gray (zero where masked) and its transform from the reference."""
 
@@ -85,7 +86,7 @@ class Anchor:
     features: Features
     transform: ViewTransform
     luma: float
-    sharpness: float
+    sharpness: Tiles
     learnt_at_check: int
     is_reference: bool = False
 
@@ -93,14 +94,18 @@ class Anchor:
 class TamperDetector:
     """Checks views against one reference. Called from the capture thread only; not thread-safe."""
 
-    def __init__(self, config: TamperConfig, reference: ReferenceView, aligner: Aligner) -> None:
+    def __init__(
+        self, config: TamperConfig, reference: ReferenceView, aligner: Aligner, *, just_taken: bool = False
+    ) -> None:
+        """``just_taken``: the reference shows the view as it is now, so its brightness is the baseline of
+        the sudden-darkness test. A reference loaded at start may be from another time of day."""
         self._config = config
         self._aligner = aligner
         self._reference = reference
         self._anchors: list[Anchor] = [
             self._anchor(reference.gray, reference.valid, ViewTransform(), 0, True)
         ]
-        self._last_luma: float | None = None
+        self._last_luma: float | None = self._anchors[0].luma if just_taken else None
         self._checks = 0
         self.version = 0
         """Bumped whenever the anchors change, so the owner knows when to store them."""
@@ -119,8 +124,8 @@ class TamperDetector:
             return ViewCheck(TamperCause.VIEW_SIZE_CHANGED, ViewTransform(), {})
         cfg = self._config
         luma, std = luma_stats(gray, valid)
-        sharp = sharpness(gray, valid)
-        measured = {"luma": luma, "luma_std": std, "sharpness": sharp}
+        sharp = sharpness_tiles(gray, valid)
+        measured = {"luma": luma, "luma_std": std}
         if std < cfg.cover_std:
             return ViewCheck(TamperCause.COVERED, ViewTransform(), measured)
         if self._last_luma is not None:
@@ -141,7 +146,7 @@ class TamperDetector:
             if match.inliers >= _STRONG * cfg.min_inliers:
                 break
         if hit is None:
-            measured["sharpness_ratio"] = sharp / max(by_light[0].sharpness, 1e-6)
+            measured["sharpness_ratio"] = sharpness_ratio(sharp, by_light[0].sharpness)
             cause = (
                 TamperCause.DEFOCUSED
                 if measured["sharpness_ratio"] < cfg.defocus_share
@@ -160,7 +165,7 @@ class TamperDetector:
             "rotation_deg": motion.rotation_deg,
             "scale": motion.scale,
             "inliers": float(match.inliers),
-            "sharpness_ratio": sharp / max(anchor.sharpness, 1e-6),
+            "sharpness_ratio": sharpness_ratio(sharp, anchor.sharpness),
         }
         excess = {
             TamperCause.DISPLACED: motion.shift_share / cfg.max_shift_share,
@@ -213,7 +218,7 @@ class TamperDetector:
             features=self._aligner.features(blanked, valid),
             transform=transform,
             luma=luma,
-            sharpness=sharpness(blanked, valid),
+            sharpness=sharpness_tiles(blanked, valid),
             learnt_at_check=at_check,
             is_reference=is_reference,
         )

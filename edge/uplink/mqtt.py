@@ -4,9 +4,9 @@ It never claims to be connected when it is not (state changes only in paho's con
 callbacks), publishes a retained ``status`` of ``online`` on every (re)connect with a retained
 ``offline`` last will, and bounds paho's in-flight window and queue (unbounded by default).
 
-This is the minimal uplink: ``publish`` while disconnected is refused and counted. The durable on-disk
-outbox replaces that with store-and-forward; until then only health uses it, which is coalescing by
-nature (the next report supersedes a lost one).
+This is the minimal uplink: health published while disconnected is refused and counted (the next report
+supersedes it); events are held in the client's bounded memory queue and sent after reconnecting. The
+durable on-disk outbox will replace both with store-and-forward that survives restarts.
 """
 
 from __future__ import annotations
@@ -92,15 +92,22 @@ class Uplink:
     def wait_connected(self, timeout_s: float) -> bool:
         return self._connected.wait(timeout_s)
 
-    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> bool:
-        """Queue a message for the broker. Returns False (and counts it) when disconnected."""
-        if not self._connected.is_set():
+    def publish(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False, hold_offline: bool = False
+    ) -> bool:
+        """Hand a message to the MQTT client. Returns False (and counts it) when it was refused.
+
+        While disconnected, a message is refused unless ``hold_offline``: then the client keeps it in its
+        bounded in-memory queue (``mqtt.max_queued``) and sends it after reconnecting. That survives broker
+        outages, not restarts; the durable outbox will replace it.
+        """
+        if not self._connected.is_set() and not (hold_offline and qos > 0):
             with self._lock:
                 self._dropped += 1
             return False
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
         with self._lock:
-            if info.rc == mqtt.MQTT_ERR_SUCCESS:
+            if info.rc == mqtt.MQTT_ERR_SUCCESS or (hold_offline and info.rc == mqtt.MQTT_ERR_NO_CONN):
                 self._published += 1
                 return True
             self._dropped += 1

@@ -34,5 +34,9 @@ def health_payload(node_id: str, ts_ns: int, body: dict[str, Any]) -> bytes:
     return _dump({"schema": "edge.health/1", "node_id": node_id, "ts": utc_iso(ts_ns), **body})
 
 
+def event_payload(node_id: str, ts_ns: int, body: dict[str, Any]) -> bytes:
+    return _dump({"schema": "edge.event/1", "node_id": node_id, "ts": utc_iso(ts_ns), **body})
+
+
 def _dump(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, separators=(",", ":"), sort_keys=False, allow_nan=False).encode()

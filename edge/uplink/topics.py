@@ -23,6 +23,10 @@ class Topics:
     def health(self) -> str:
         return f"{self.root}/health"
 
+    def event(self, kind: str) -> str:
+        """Alarms and state changes: ``event/tamper``, ``event/alarm``, ``event/masks_changed``, ..."""
+        return f"{self.root}/event/{kind}"
+
     @property
     def all(self) -> str:
         return f"{self.root}/#"
