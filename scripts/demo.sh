@@ -15,7 +15,7 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
 fi
 
 sed "s/@PORT@/$PORT/" tests/mosquitto/mosquitto.conf > "$RUN/mosquitto.conf"
-broker_pid="" node_pid=""
+broker_pid="" node_pid="" listen_pid=""
 cleanup() {
   trap - INT TERM EXIT
   echo
@@ -23,6 +23,11 @@ cleanup() {
     echo "stopping the node…"
     kill -TERM "$node_pid" 2>/dev/null || true
     wait "$node_pid" 2>/dev/null || true
+  fi
+  if [ -n "$listen_pid" ] && kill -0 "$listen_pid" 2>/dev/null; then
+    sleep 0.5  # let the view print the node's goodbye
+    kill -TERM "$listen_pid" 2>/dev/null || true
+    wait "$listen_pid" 2>/dev/null || true
   fi
   if [ -n "$broker_pid" ] && kill -0 "$broker_pid" 2>/dev/null; then
     echo "stopping the broker…"
@@ -34,7 +39,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'cleanup; exit 0' INT TERM
 
-"$MOSQUITTO" -c "$RUN/mosquitto.conf" 2>"$RUN/mosquitto.log" &
+# The broker, the node and the view run in sessions of their own, so Ctrl-C reaches only this script,
+# which then stops them in order: the node first (it says `offline` and the view shows it), then the
+# view, then the broker.
+setsid "$MOSQUITTO" -c "$RUN/mosquitto.conf" 2>"$RUN/mosquitto.log" &
 broker_pid=$!
 for _ in $(seq 50); do
   grep -q "running" "$RUN/mosquitto.log" 2>/dev/null && break
@@ -53,7 +61,7 @@ sed -e "s/^  port: 18830$/  port: $PORT/" -e "s|\.demo/|$RUN/|g" "$CONFIG" > "$R
 if [ ! -f "$RUN/state/privacy/reference.npz" ]; then
   .venv/bin/edge approve-view --config "$RUN/node.yaml" --actor demo-technician 2>>"$RUN/node.log"
 fi
-.venv/bin/python -m edge run --config "$RUN/node.yaml" 2>>"$RUN/node.log" &
+setsid .venv/bin/python -m edge run --config "$RUN/node.yaml" 2>>"$RUN/node.log" &
 node_pid=$!
 cat <<MSG
 edge demo: node on the synthetic street camera, broker on 127.0.0.1:$PORT
@@ -63,7 +71,7 @@ edge demo: node on the synthetic street camera, broker on 127.0.0.1:$PORT
 Ctrl-C stops everything.
 
 MSG
-.venv/bin/edgectl listen --port "$PORT" &
+setsid .venv/bin/edgectl listen --port "$PORT" &
 listen_pid=$!
 # Stop when the node dies on its own, too, so a crash is visible instead of a silent view.
 while kill -0 "$node_pid" 2>/dev/null && kill -0 "$listen_pid" 2>/dev/null; do
