@@ -5,7 +5,11 @@ camera ──> CameraSupervisor ("capture" thread)
                   └─ FanOut ──> ConsumerStage "preview" (latest frame)
                                 ConsumerStage "recorder" (every frame; when storage.enabled)
                                 (ANPR: latest frame — as it lands)
-Periodic "health"   ──> Uplink.publish(cams/<id>/health)
+Periodic "health"   ──> Uplink.send(cams/<id>/health)  (outbox, coalesced)
+privacy events      ──> Uplink.send(cams/<id>/event/<kind>)  (outbox)
+Uplink: "uplink-sender" thread feeds paho from the durable outbox (<state_dir>/outbox.sqlite)
+cams/<id>/cmd ──> CommandService ("commands" thread) ──> cmd/result, clip/<id>/... (outbox)
+AuditLog (<state_dir>/audit.jsonl) <── storage, privacy changes, commands ──> audit (outbox)
 Periodic "watchdog" ──> systemd WATCHDOG=1 while frames flow
 Periodic "retention" ──> SegmentStore.enforce_retention (age, quota, holds)
 """
@@ -20,15 +24,20 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING, Any
 
+from edge.audit import AuditLog
 from edge.capture import open_source
 from edge.capture.supervisor import CameraSupervisor, backoff_from_config
 from edge.clock import Clock, SystemClock
+from edge.commands.factory import build_command_service, load_audit_key
 from edge.config import EdgeConfig, load_config
 from edge.diagnostics.health import HealthReport, assess
 from edge.diagnostics.preview import PreviewConsumer
 from edge.diagnostics.system import read_system_metrics
-from edge.errors import ConfigError
+from edge.diagnostics.web.node_view import EventRing, NodeDiagnostics
+from edge.diagnostics.web.view import AuditRecord
+from edge.errors import ConfigError, UplinkError
 from edge.pipeline import ConsumerStage, FanOut, QueuePolicy, StageStats
 from edge.pipeline.periodic import Periodic
 from edge.privacy import PrivacyStage
@@ -39,7 +48,11 @@ from edge.storage.factory import Recording, open_recording
 from edge.storage.model import StorageAlarm, StorageEvent
 from edge.types import Frame
 from edge.uplink import Uplink
-from edge.uplink.payloads import event_payload, health_payload
+from edge.uplink.outbox import Priority
+from edge.uplink.payloads import event_doc, health_doc
+
+if TYPE_CHECKING:
+    from edge.diagnostics.web.server import DiagnosticsServer
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +71,19 @@ class Node:
         self.notifier = notifier or SystemdNotifier()
         self._started_mono_ns = self.clock.monotonic_ns()
         self._started_monotonic_s = time.monotonic()
+        self.diagnostics_events = EventRing()  # before the privacy stage, which may raise an event at once
 
-        self.uplink = Uplink(config.mqtt, config.node.id, self.clock)
+        self.uplink = Uplink(
+            config.mqtt, config.node.id, self.clock, outbox_path=config.node.state_dir / "outbox.sqlite"
+        )
+        self.exit_code = 0
+        self.audit = AuditLog(
+            config.node.state_dir / "audit.jsonl",
+            config.node.id,
+            load_audit_key(config),
+            self.clock.time_ns,
+            sink=self._send_audit,
+        )
         self.privacy = PrivacyStage(
             config.privacy, state_dir=config.node.state_dir, on_event=self._on_privacy_event, clock=self.clock
         )
@@ -71,7 +95,9 @@ class Node:
         self._retention: Periodic | None = None
         if config.storage.enabled:
             try:
-                self.recording = open_recording(config, self.clock, audit=_log_audit, alarm=_log_alarm)
+                self.recording = open_recording(
+                    config, self.clock, audit=self._on_storage_audit, alarm=_log_alarm
+                )
             except StorageError as exc:
                 # Recording is down, everything else goes on; health says why in red.
                 self.recording_error = str(exc)
@@ -103,9 +129,32 @@ class Node:
             initial_s=initial_s,
             max_s=max_s,
         )
+        self.commands = build_command_service(
+            config,
+            clock=self.clock,
+            uplink=self.uplink,
+            audit=self.audit,
+            health=lambda: self.health().to_json(),
+            preview=self.preview,
+            privacy=self.privacy,
+            store=None if self.recording is None else self.recording.store,
+            request_restart=self.request_restart,
+            stop=self.stop_event,
+        )
         self._health = Periodic("health", config.mqtt.health_interval_s, self.stop_event, self.publish_health)
         watchdog_s = self.notifier.watchdog_interval_s()
         self._watchdog = Periodic("watchdog", (watchdog_s or 10.0) / 2, self.stop_event, self._feed_watchdog)
+        self.diagnostics: DiagnosticsServer | None = None
+        if config.diagnostics.enabled:
+            from edge.diagnostics.web.server import DiagnosticsServer  # Starlette/uvicorn only when enabled
+
+            self.diagnostics = DiagnosticsServer(
+                config.diagnostics,
+                NodeDiagnostics(self, self.diagnostics_events),
+                self.stop_event,
+                on_audit=self._on_diagnostics_audit,
+                clock=self.clock,
+            )
 
     # capture thread
     def _on_frame(self, frame: Frame) -> None:
@@ -114,13 +163,45 @@ class Node:
         if masked is not None:
             self.fanout.publish(masked)
 
+    def _on_diagnostics_audit(self, record: AuditRecord) -> None:
+        # A request thread of the diagnostics page: every login, failed login and action.
+        self.audit.append(
+            actor=record.actor,
+            action=f"diagnostics.{record.action}",
+            detail=f"{record.outcome} from {record.remote}" + (f": {record.detail}" if record.detail else ""),
+        )
+
     def _on_privacy_event(self, event: PrivacyEvent) -> None:
-        # Capture or command thread: publish() only hands the message to the MQTT client and never blocks.
-        # Held in memory while the broker is unreachable (lost on restart until the durable outbox lands);
-        # the state it reports (tamper, fail-closed) also stays in every health message.
+        self.diagnostics_events.add_privacy(event)
+        # Capture or command thread: send() writes to the durable outbox and never waits for the network.
         log.warning("privacy %s: %s", event.kind, event.cause)
-        body = event_payload(self.config.node.id, event.ts_ns, event_body(event))
-        self.uplink.publish(self.uplink.topics.event(event.kind), body, qos=1, hold_offline=True)
+        body = event_doc(self.config.node.id, event.ts_ns, event_body(event))
+        self.uplink.send("event", self.uplink.topics.event(event.kind), body, Priority.EVENT)
+        if event.actor:  # a change someone asked for (masks, reference view, approval): audited
+            self.audit.append(
+                actor=event.actor,
+                action=f"privacy.{event.kind}",
+                detail=f"{event.cause} mask_id={event.mask_id}",
+            )
+
+    def _on_storage_audit(self, event: StorageEvent) -> None:
+        segments = f" segments={len(event.segment_ids)}" if event.segment_ids else ""
+        self.audit.append(
+            actor=event.actor,
+            action=f"storage.{event.kind.value}",
+            detail=f"{event.detail}{segments}",
+            start_ns=event.start_ns,
+            end_ns=event.end_ns,
+        )
+
+    def _send_audit(self, entry: dict[str, Any]) -> None:
+        self.uplink.send("audit", self.uplink.topics.audit, entry, Priority.EVENT)
+
+    def request_restart(self, exit_code: int) -> None:
+        """A ``restart`` command: stop cleanly and exit with ``exit_code`` so systemd starts us again."""
+        log.warning("restart requested; exiting with code %d", exit_code)
+        self.exit_code = exit_code
+        self.stop_event.set()
 
     def frames_flowing(self) -> bool:
         """True when the privacy stage finished a frame recently (masked or deliberately blocked)."""
@@ -145,8 +226,9 @@ class Node:
 
     def publish_health(self) -> None:
         report = self.health()
-        body = health_payload(self.config.node.id, self.clock.time_ns(), report.to_json())
-        self.uplink.publish(self.uplink.topics.health, body, qos=1)
+        body = health_doc(self.config.node.id, self.clock.time_ns(), report.to_json())
+        # Only the newest health report is worth keeping while the broker is away.
+        self.uplink.send("health", self.uplink.topics.health, body, Priority.HEALTH, coalesce=True)
         self.notifier.status(f"{report.verdict.value}: {'; '.join(report.reasons) or 'all stages running'}")
 
     def _feed_watchdog(self) -> None:
@@ -157,11 +239,14 @@ class Node:
     def start(self) -> None:
         log.info("starting node %s (camera %s)", self.config.node.id, self.camera.source_name)
         self.uplink.start()
+        self.commands.start()
         for stage in self.fanout.stages:
             stage.start()
         self.camera.start()
         self._health.start()
         self._watchdog.start()
+        if self.diagnostics is not None:
+            self.diagnostics.start()  # False (logged) when it cannot listen: the node runs on without it
         if self._retention is not None:
             self._retention.start()
         # READY does not wait for the camera: a camera missing at boot is a health state, not a failed start.
@@ -173,6 +258,7 @@ class Node:
         self.notifier.stopping()
         deadline = time.monotonic() + _SHUTDOWN_BUDGET_S
         joins: list[tuple[str, Callable[[float], bool]]] = [
+            ("commands", self.commands.join),
             ("capture", self.camera.join),
             *((s.name, s.join) for s in self.fanout.stages),
             ("health", self._health.join),
@@ -180,18 +266,16 @@ class Node:
         ]
         if self._retention is not None:
             joins.append(("retention", self._retention.join))
+        if self.diagnostics is not None:
+            joins.append(("diagnostics", self.diagnostics.join))
         for name, join in joins:
             if not join(max(0.1, deadline - time.monotonic())):
                 log.error("thread %s did not stop in time", name)
+        self.commands.close()
         if self.recording is not None:
             self.recording.store.close()
         self.uplink.stop()
         log.info("node %s stopped", self.config.node.id)
-
-
-def _log_audit(event: StorageEvent) -> None:
-    # Until the hash-chained audit log lands, storage's audit records go to the journal.
-    log.info("audit: %s", event)
 
 
 def _log_alarm(alarm: StorageAlarm) -> None:
@@ -207,14 +291,20 @@ def _configure_logging(level: str) -> None:
 
 
 def run_node(config_path: Path) -> int:
-    """Run until SIGTERM or SIGINT. Exit 0 on a clean stop, 2 on a bad configuration."""
+    """Run until SIGTERM, SIGINT or a ``restart`` command. Exit 0 on a clean stop, 2 on a bad configuration,
+    75 after a ``restart`` command (systemd's ``Restart=on-failure`` then starts the node again)."""
     try:
         config = load_config(config_path)
     except ConfigError as exc:
         print(f"{config_path}: invalid configuration\n{exc}", file=sys.stderr)
         return 2
     _configure_logging(config.logging.level)
-    node = Node(config)
+    try:
+        node = Node(config)
+    except UplinkError as exc:
+        # e.g. unreadable TLS files: exit non-zero so systemd retries (a credential may appear later).
+        log.critical("cannot start: %s", exc)
+        return 1
     stop = node.stop_event
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -227,4 +317,4 @@ def run_node(config_path: Path) -> int:
     while not stop.wait(1.0):
         pass
     node.shutdown()
-    return 0
+    return node.exit_code

@@ -66,6 +66,12 @@ def _cmd_approve_view(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_diag(args: argparse.Namespace) -> int:
+    from edge.diagnostics.console import main as diag_main
+
+    return diag_main(args.config, as_json=args.json, timeout_s=args.timeout)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from edge.app import run_node
 
@@ -88,6 +94,16 @@ def build_parser() -> argparse.ArgumentParser:
     approve.add_argument("--config", type=Path, required=True, help="YAML configuration file")
     approve.add_argument("--actor", required=True, help="who approves (technician id), for the audit trail")
     approve.set_defaults(func=_cmd_approve_view)
+
+    diag = sub.add_parser(
+        "diag", help="check the node from the console (config, disk, broker, camera); exit 2 when red"
+    )
+    diag.add_argument("--config", type=Path, required=True, help="YAML configuration file")
+    diag.add_argument("--json", action="store_true", help="print the results as JSON")
+    diag.add_argument(
+        "--timeout", type=float, default=3.0, help="seconds to wait for the broker (default: %(default)s)"
+    )
+    diag.set_defaults(func=_cmd_diag)
 
     validate = sub.add_parser("validate", help="check a configuration file; exit 1 listing every error")
     validate.add_argument("--config", type=Path, required=True, help="YAML configuration file")

@@ -9,6 +9,7 @@ Rules (see docs/config.md, generated from this module and checked by a test):
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from pathlib import Path
 from typing import Annotated, Literal
@@ -525,8 +526,9 @@ class StorageConfig(_Model):
     )
     device_key_file: Path | None = Field(
         default=None,
-        description="PEM file with this node's Ed25519 private key, which signs clip export manifests. "
-        "Use a systemd credential. Without it exports are refused.",
+        description="PEM file with this node's Ed25519 private key, which signs clip export manifests and "
+        "the audit log. Use a systemd credential. Without it exports are refused and audit entries are "
+        "hash-chained but unsigned (`edgectl audit verify` fails on them).",
     )
 
     @field_validator("directory")
@@ -550,6 +552,60 @@ class StorageConfig(_Model):
 
 
 # ------------------------------------------------------------------------------------------- uplink
+
+
+class OutboxConfig(_Model):
+    """The durable store-and-forward queue (`<state_dir>/outbox.sqlite`) in front of the MQTT client."""
+
+    max_messages: int = Field(
+        default=200_000,
+        ge=10,
+        le=10_000_000,
+        description="Most messages kept while the broker is unreachable. When full: health is coalesced "
+        "first, then the oldest least important messages are dropped, counted and reported as an "
+        "`event/outbox_overflow`.",
+    )
+    max_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=64 * 1024,
+        le=64 * 1024**3,
+        description="Most payload bytes kept; the same policy applies when this bound is reached.",
+    )
+
+
+class CommandsConfig(_Model):
+    """Signed commands from the central system on `cams/<id>/cmd` (see README, MQTT API)."""
+
+    central_public_key_files: list[Path] = Field(
+        default_factory=list,
+        max_length=8,
+        description="Central Ed25519 public keys (PEM) whose signatures are accepted; several allow key "
+        "rotation. Empty: every command is refused with `bad_signature`.",
+    )
+    max_validity_s: float = Field(
+        default=300.0,
+        ge=1,
+        le=86400,
+        description="Longest accepted `expires_at - issued_at`; request ids are remembered this long "
+        "(on disk) to refuse replays.",
+    )
+    max_request_bytes: int = Field(
+        default=64 * 1024, ge=512, le=1024 * 1024, description="Larger requests are refused (`too_large`)."
+    )
+    clip_chunk_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        le=4 * 1024 * 1024,
+        description="Bytes of export data per `clip/<clip_id>/chunk/<n>` message (base64 adds a third).",
+    )
+
+
+class MqttTlsConfig(_Model):
+    """TLS to the broker with a client certificate (the node's identity from provisioning)."""
+
+    ca_file: Path = Field(description="PEM CA certificate(s) the broker's certificate must chain to.")
+    cert_file: Path = Field(description="PEM client certificate of this node (CN = node id).")
+    key_file: Path = Field(description="PEM private key of the client certificate. Use a systemd credential.")
 
 
 class MqttConfig(_Model):
@@ -576,7 +632,10 @@ class MqttConfig(_Model):
         default=60.0, ge=1, le=3600, description="Longest wait between reconnects."
     )
     max_inflight: int = Field(
-        default=20, ge=1, le=1000, description="QoS 1 messages awaiting the broker's ack."
+        default=20,
+        ge=1,
+        le=1000,
+        description="QoS 1 messages from the outbox awaiting the broker's ack (the send window).",
     )
     max_queued: int = Field(
         default=1000,
@@ -585,11 +644,93 @@ class MqttConfig(_Model):
         description="Bound on the MQTT client's own in-memory queue (it is unbounded by default).",
     )
     health_interval_s: float = Field(default=10.0, ge=1, le=3600, description="Period of `health` messages.")
+    outbox: OutboxConfig = Field(
+        default_factory=OutboxConfig, description="Store-and-forward of everything but `status`."
+    )
+    tls: MqttTlsConfig | None = Field(
+        default=None,
+        description="TLS with a client certificate; the broker's name (`host`) must match its certificate. "
+        "Unset: plain TCP (development and loopback only).",
+    )
 
     @model_validator(mode="after")
     def _backoff_order(self) -> MqttConfig:
         if self.reconnect_max_s < self.reconnect_min_s:
             raise ValueError("reconnect_max_s must be at least reconnect_min_s")
+        return self
+
+
+# -------------------------------------------------------------------------------------- diagnostics
+
+
+def _ip_address(text: str) -> str:
+    # An address, not a host name: resolving one would be I/O, and the page must bind the technician link.
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise ValueError(f"{text!r} is not an IP address (the technician interface's address)") from None
+
+
+class DiagnosticsConfig(_Model):
+    """The technicians' diagnostics page and the Prometheus metrics endpoint (see docs/diagnostics.md)."""
+
+    enabled: bool = Field(
+        default=False,
+        description="Serve the diagnostics page: health, the masked live view, self-tests and reference "
+        "view approval, for technicians listed in `technicians_file`.",
+    )
+    bind: str = Field(
+        default="127.0.0.1",
+        description="IP address the page listens on: loopback, or the technician link's own address. "
+        "Never a public interface.",
+    )
+    port: int = Field(default=8080, ge=1024, le=65535, description="TCP port of the page.")
+    technicians_file: Path = Field(
+        default=Path("/run/credentials/edge.service/technicians"),
+        description="Technicians' scrypt hashes as written by `edge provision` (the `technicians` "
+        "systemd credential). Without it nobody can log in.",
+    )
+    session_ttl_s: float = Field(
+        default=900.0,
+        ge=60,
+        le=43200,
+        description="A login lasts this long, then the technician logs in again.",
+    )
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Failed logins allowed per client address, and per technician name, within "
+        "`login_window_s`; further attempts are refused without checking the password.",
+    )
+    login_window_s: float = Field(
+        default=300.0, ge=10, le=86400, description="Window over which failed logins are counted."
+    )
+    preview_refresh_s: float = Field(
+        default=1.0, ge=0.2, le=60, description="How often the page reloads the masked live view."
+    )
+    preview_max_width_px: int = Field(
+        default=640, ge=160, le=1920, description="Width the live view is scaled down to."
+    )
+    selftest_timeout_s: float = Field(
+        default=5.0, ge=0.5, le=60, description="Longest wait of one self-test (e.g. the broker round trip)."
+    )
+    metrics_enabled: bool = Field(
+        default=True, description="Serve `/metrics` in Prometheus text format (no login) when `enabled`."
+    )
+    metrics_bind: str = Field(
+        default="127.0.0.1",
+        description="IP address of the metrics endpoint. It has no login, so keep it on loopback unless a "
+        "firewall limits who may scrape it.",
+    )
+    metrics_port: int = Field(default=9108, ge=1024, le=65535, description="TCP port of `/metrics`.")
+
+    _bind = field_validator("bind", "metrics_bind")(_ip_address)
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> DiagnosticsConfig:
+        if self.metrics_enabled and self.port == self.metrics_port:
+            raise ValueError("port and metrics_port must differ")
         return self
 
 
@@ -615,6 +756,12 @@ class EdgeConfig(_Model):
         default_factory=StorageConfig, description="Recording, the ring buffer and retention."
     )
     mqtt: MqttConfig = Field(default_factory=MqttConfig, description="The central MQTT broker.")
+    commands: CommandsConfig = Field(
+        default_factory=CommandsConfig, description="Signed commands from the central system."
+    )
+    diagnostics: DiagnosticsConfig = Field(
+        default_factory=DiagnosticsConfig, description="Technicians' diagnostics page and metrics."
+    )
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Logging.")
 
 

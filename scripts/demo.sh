@@ -54,6 +54,18 @@ done
 if [ ! -f "$RUN/keys/central_seal.pub" ]; then
   .venv/bin/edgectl keys --out "$RUN/keys" --device >/dev/null
 fi
+# A technician login for the diagnostics page (the password is shown below and kept only as a hash).
+if [ ! -f "$RUN/technicians" ]; then
+  umask 077
+  .venv/bin/python - "$RUN/technicians" "$RUN/technician-password" <<'PY'
+import secrets, sys
+from edge.provision.technicians import hash_password
+password = secrets.token_urlsafe(12)
+open(sys.argv[1], "w").write(f"demo:{hash_password(password)}\n")
+open(sys.argv[2], "w").write(password + "\n")
+PY
+  umask 022
+fi
 .venv/bin/edge validate --config "$CONFIG"
 # The demo config names port 18830; a copy points at another port when EDGE_DEMO_PORT asks for one.
 sed -e "s/^  port: 18830$/  port: $PORT/" -e "s|\.demo/|$RUN/|g" "$CONFIG" > "$RUN/node.yaml"
@@ -68,6 +80,7 @@ edge demo: node on the synthetic street camera, broker on 127.0.0.1:$PORT
   node log:      $RUN/node.log
   recordings:    $RUN/state/recordings (sealed; open with edgectl decrypt --key $RUN/keys/central_seal.key)
   raw messages:  mosquitto_sub -p $PORT -t 'cams/#' -v
+  diagnostics:   http://127.0.0.1:$(sed -n 's/^  port: \([0-9]*\)$/\1/p' "$RUN/node.yaml" | tail -n 1)  (login demo, password $(cat "$RUN/technician-password"))
 Ctrl-C stops everything.
 
 MSG

@@ -10,6 +10,10 @@ command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # useradd / groupadd (tests that provision an image root as root); part of every Debian base system.
 command -v useradd >/dev/null 2>&1 || [ -x /usr/sbin/useradd ] || need+=(passwd)
+# Headless Chromium and its matching driver drive the diagnostics page in tests/test_diagnostics_browser.py
+# (Debian's chromium-driver is built from the same source version, so the two always match).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

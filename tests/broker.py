@@ -27,11 +27,12 @@ def free_port() -> int:
 class Broker:
     """Start, stop and restart a mosquitto process on a fixed port chosen at construction."""
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, conf_template: str | None = None) -> None:
         self.port = port or free_port()
         self.host = "127.0.0.1"
         self._conf = workdir / "mosquitto.conf"
-        self._conf.write_text(CONF_TEMPLATE.read_text().replace("@PORT@", str(self.port)))
+        template = CONF_TEMPLATE.read_text() if conf_template is None else conf_template
+        self._conf.write_text(template.replace("@PORT@", str(self.port)))
         self._proc: subprocess.Popen[str] | None = None
         self.log: list[str] = []
         self._log_lock = threading.Lock()

@@ -27,12 +27,22 @@ class Message:
 class Subscriber:
     """Subscribes to ``topic`` and keeps reconnecting, so it survives broker restarts."""
 
-    def __init__(self, host: str, port: int, topic: str) -> None:
+    def __init__(self, host: str, port: int, topic: str, persistent_id: str | None = None) -> None:
+        """``persistent_id``: a fixed client id with a persistent session (clean_session false), so the
+        broker keeps QoS 1 messages for it while it is away — what a central consumer does."""
         self.messages: queue.Queue[Message] = queue.Queue()
         self.connected = threading.Event()
         self.subscribed = threading.Event()
         self._topic = topic
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+        if persistent_id is None:
+            self._client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+        else:
+            self._client = mqtt.Client(
+                CallbackAPIVersion.VERSION2,
+                client_id=persistent_id,
+                clean_session=False,
+                protocol=mqtt.MQTTv311,
+            )
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = lambda *_: self.connected.clear()
         self._client.on_message = lambda _c, _u, m: self.messages.put(

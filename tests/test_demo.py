@@ -8,6 +8,7 @@ import signal
 import subprocess
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import yaml
@@ -20,6 +21,8 @@ ROOT = Path(__file__).parent.parent
 def test_demo_shows_status_and_health_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     config = yaml.safe_load((ROOT / "examples" / "demo.yaml").read_text())
     config["node"]["state_dir"] = str(tmp_path / "state")
+    config["diagnostics"]["port"] = free_port()
+    config["diagnostics"]["metrics_port"] = free_port()
     demo_config = tmp_path / "demo.yaml"
     demo_config.write_text(yaml.safe_dump(config, sort_keys=False))
     env = {
@@ -61,6 +64,29 @@ def test_demo_shows_status_and_health_and_stops_on_ctrl_c(tmp_path: Path) -> Non
         health_line = next(s for s in seen if " health " in s)
         assert "camera streaming" in health_line or "camera starting" in health_line, health_line
         assert "privacy masking m1-" in health_line, health_line
+
+        # The README's `edgectl send` one-liners work against the demo.
+        send = [str(ROOT / ".venv" / "bin" / "edgectl"), "send", "--node", "demo-node-01"]
+        send += [
+            "--port",
+            env["EDGE_DEMO_PORT"],
+            "--key",
+            str(tmp_path / "run" / "keys" / "central_sign.key"),
+        ]
+        # The technicians' page is up, and the banner told the person how to log in.
+        page = urllib.request.urlopen(f"http://127.0.0.1:{config['diagnostics']['port']}/login", timeout=10)
+        assert page.status == 200
+        assert any("login demo, password" in s for s in seen)
+        ping = subprocess.run([*send, "ping"], capture_output=True, text=True, timeout=40, check=False)
+        assert ping.returncode == 0 and '"pong": true' in ping.stdout, ping.stdout + ping.stderr
+        jpeg = tmp_path / "snap.jpg"
+        snap = [*send, "snapshot", "--save-jpeg", str(jpeg)]
+        for _ in range(20):  # the first frames take a moment at 1280x720
+            shot = subprocess.run(snap, capture_output=True, text=True, timeout=40, check=False)
+            if shot.returncode == 0:
+                break
+            time.sleep(0.5)
+        assert shot.returncode == 0 and jpeg.read_bytes()[:2] == b"\xff\xd8", shot.stdout + shot.stderr
 
         os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(20) == 0

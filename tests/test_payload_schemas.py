@@ -71,3 +71,16 @@ def test_privacy_alarm_event_reaches_the_broker_and_matches_its_schema(
     validator("event").validate(doc)
     assert doc["cause"] == "no_masks"
     assert doc["source"] == "privacy"
+
+
+def test_every_schema_is_valid_and_a_signed_request_matches_cmd_request() -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from edge.ctl.send import make_request
+
+    for path in SCHEMAS.glob("*.schema.json"):
+        validator(path.name.removesuffix(".schema.json"))
+    doc = make_request("export_clip", {"from": "x"}, Ed25519PrivateKey.generate(), issuer="op")
+    validator("cmd_request").validate(doc)
+    with pytest.raises(jsonschema.ValidationError):
+        validator("cmd_request").validate({**doc, "name": "rm_rf"})

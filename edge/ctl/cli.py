@@ -85,6 +85,50 @@ def _cmd_decrypt(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_audit_verify(args: argparse.Namespace) -> int:
+    from edge.audit import verify_chain
+    from edge.storage.keys import load_ed25519_public
+
+    report = verify_chain(args.file, load_ed25519_public(args.device_pub))
+    if report.ok:
+        print(f"{args.file}: chain intact, {report.entries} entries, every signature verified")
+        return 0
+    print(
+        f"{args.file}: BROKEN at line {report.broken_line}: {report.reason} "
+        f"({report.entries} entries verified before it)"
+    )
+    return 1
+
+
+def _cmd_send(args: argparse.Namespace) -> int:
+    import base64
+    import json
+
+    from edge.ctl.receive import ClipReceiver
+    from edge.ctl.send import SendOptions, make_request, send_and_wait
+    from edge.storage.keys import load_ed25519_private
+
+    try:
+        cmd_args = json.loads(args.args)
+    except ValueError as exc:
+        print(f"edgectl send: --args is not JSON: {exc}", file=sys.stderr)
+        return 2
+    if not isinstance(cmd_args, dict):
+        print("edgectl send: --args must be a JSON object", file=sys.stderr)
+        return 2
+    request = make_request(
+        args.name, cmd_args, load_ed25519_private(args.key), issuer=args.issuer, validity_s=args.validity
+    )
+    opts = SendOptions(args.host, args.port, args.prefix, args.node, args.timeout)
+    receiver = None if args.receive is None else ClipReceiver(args.receive)
+    result = send_and_wait(opts, request, receiver)
+    if result.get("ok") and "jpeg_b64" in (result.get("data") or {}) and args.save_jpeg is not None:
+        args.save_jpeg.write_bytes(base64.b64decode(result["data"].pop("jpeg_b64")))
+        result["data"]["saved"] = str(args.save_jpeg)
+    print(json.dumps(result, indent=2))
+    return 0 if result.get("ok") is True else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edgectl", description="Central-side tool for edge camera nodes.")
     parser.add_argument("--version", action="version", version=f"edgectl {__version__}")
@@ -118,6 +162,34 @@ def build_parser() -> argparse.ArgumentParser:
     dec.add_argument("--key", type=Path, required=True, help="central X25519 private key (PEM)")
     dec.add_argument("-o", "--output", type=Path, required=True, help="the MP4 to write (must not exist)")
     dec.set_defaults(func=_cmd_decrypt)
+
+    snd = sub.add_parser("send", help="sign a command, send it to a node and print its result")
+    snd.add_argument("name", metavar="COMMAND", help="ping, status, snapshot, hold, export_clip, ...")
+    snd.add_argument("--args", default="{}", help="the command's arguments as a JSON object (default {})")
+    snd.add_argument("--node", required=True, help="node id")
+    snd.add_argument("--key", type=Path, required=True, help="central Ed25519 signing key (PEM)")
+    snd.add_argument("--issuer", default=os.environ.get("USER", "edgectl"), help="who asks (default $USER)")
+    snd.add_argument("--validity", type=float, default=60.0, help="seconds the request stays valid")
+    snd.add_argument("--host", default="127.0.0.1", help="broker host (default 127.0.0.1)")
+    snd.add_argument("--port", type=int, default=1883, help="broker port (default 1883)")
+    snd.add_argument("--prefix", default="cams", help="topic prefix (default cams)")
+    snd.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the result")
+    snd.add_argument(
+        "--receive",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="export_clip / resend_clip: receive the clip's chunks and write the export folder DIR/<clip_id>",
+    )
+    snd.add_argument("--save-jpeg", type=Path, default=None, help="snapshot: write the JPEG here")
+    snd.set_defaults(func=_cmd_send)
+
+    aud = sub.add_parser("audit", help="audit log tools")
+    aud_sub = aud.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    ver = aud_sub.add_parser("verify", help="check a node's audit.jsonl: hashes, links and signatures")
+    ver.add_argument("file", type=Path, metavar="FILE", help="the audit.jsonl to check")
+    ver.add_argument("--device-pub", type=Path, required=True, help="the node's Ed25519 public key (PEM)")
+    ver.set_defaults(func=_cmd_audit_verify)
     return parser
 
 

@@ -1,4 +1,7 @@
-"""``edgectl listen``: subscribe to nodes' topics and print each message as it arrives."""
+"""``edgectl listen``: subscribe to nodes' topics and print each message as it arrives.
+
+Messages from the node's outbox carry ``msg_id``/``stream``/``seq``: redeliveries are dropped (counted
+at exit) and gaps in a stream's sequence are printed (``SequenceTracker``)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from dataclasses import dataclass
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edge.ctl.dedup import SequenceTracker
 from edge.ctl.render import paint, summarise
 
 
@@ -47,17 +51,19 @@ def listen(opts: ListenOptions, write: Callable[[str], None], stop: threading.Ev
         if not stop.is_set():
             write(paint(f"-- broker connection lost ({reason}); reconnecting", "dim", opts.colour))
 
+    tracker = SequenceTracker()
+
     def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
         nonlocal received
         node, _, kind = msg.topic.removeprefix(f"{opts.prefix}/").partition("/")
-        now = dt.datetime.now().strftime("%H:%M:%S")
-        retained = " (retained)" if msg.retain else ""
-        if opts.raw:
-            line = f"{msg.topic} {msg.payload.decode(errors='replace')}"
-        else:
-            line = f"{now}  {node}  {kind:<8} {summarise(kind, bytes(msg.payload), opts.colour)}{retained}"
+        notes = tracker.notes_for(node, bytes(msg.payload))
+        if notes is None:
+            return  # a redelivery of a message already shown
+        lines = [paint(f"-- {node}: {note}", "dim", opts.colour) for note in notes]
+        lines.append(_line(opts, msg, node, kind))
         with lock:
-            write(line)
+            for line in lines:
+                write(line)
             received += 1
             if opts.count is not None and received >= opts.count:
                 done.set()
@@ -70,18 +76,37 @@ def listen(opts: ListenOptions, write: Callable[[str], None], stop: threading.Ev
     client.reconnect_delay_set(1, 5)
     client.connect_async(opts.host, opts.port, keepalive=30)
     client.loop_start()
-    code = 0
     try:
-        while not stop.is_set() and not done.is_set():
-            if opts.timeout_s is not None:
-                if not got.wait(opts.timeout_s) and not done.is_set():
-                    write(f"no message within {opts.timeout_s:g} s")
-                    code = 1
-                    break
-                got.clear()
-            elif done.wait(0.2):
-                break
+        code = _wait(opts, stop, done, got, write)
     finally:
         client.disconnect()
         client.loop_stop()
+    if tracker.duplicates or tracker.gaps:
+        write(f"-- {tracker.duplicates} redelivered message(s) dropped, {tracker.gaps} sequence gap(s)")
     return code
+
+
+def _line(opts: ListenOptions, msg: mqtt.MQTTMessage, node: str, kind: str) -> str:
+    if opts.raw:
+        return f"{msg.topic} {msg.payload.decode(errors='replace')}"
+    now = dt.datetime.now().strftime("%H:%M:%S")
+    retained = " (retained)" if msg.retain else ""
+    return f"{now}  {node}  {kind:<8} {summarise(kind, bytes(msg.payload), opts.colour)}{retained}"
+
+
+def _wait(
+    opts: ListenOptions,
+    stop: threading.Event,
+    done: threading.Event,
+    got: threading.Event,
+    write: Callable[[str], None],
+) -> int:
+    while not stop.is_set() and not done.is_set():
+        if opts.timeout_s is not None:
+            if not got.wait(opts.timeout_s) and not done.is_set():
+                write(f"no message within {opts.timeout_s:g} s")
+                return 1
+            got.clear()
+        elif done.wait(0.2):
+            break
+    return 0

@@ -30,12 +30,14 @@ def status_payload(node_id: str, state: str, ts_ns: int | None, cause: str) -> b
     )
 
 
-def health_payload(node_id: str, ts_ns: int, body: dict[str, Any]) -> bytes:
-    return _dump({"schema": "edge.health/1", "node_id": node_id, "ts": utc_iso(ts_ns), **body})
+def health_doc(node_id: str, ts_ns: int, body: dict[str, Any]) -> dict[str, Any]:
+    """The ``health`` body; the outbox adds ``msg_id``, ``stream`` and ``seq``."""
+    return {"schema": "edge.health/1", "node_id": node_id, "ts": utc_iso(ts_ns), **body}
 
 
-def event_payload(node_id: str, ts_ns: int, body: dict[str, Any]) -> bytes:
-    return _dump({"schema": "edge.event/1", "node_id": node_id, "ts": utc_iso(ts_ns), **body})
+def event_doc(node_id: str, ts_ns: int, body: dict[str, Any]) -> dict[str, Any]:
+    """An ``event/<kind>`` body; the outbox adds ``msg_id``, ``stream`` and ``seq``."""
+    return {"schema": "edge.event/1", "node_id": node_id, "ts": utc_iso(ts_ns), **body}
 
 
 def _dump(obj: dict[str, Any]) -> bytes:

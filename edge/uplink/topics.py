@@ -28,5 +28,24 @@ class Topics:
         return f"{self.root}/event/{kind}"
 
     @property
+    def cmd(self) -> str:
+        """Signed command requests from the central system (the node subscribes)."""
+        return f"{self.root}/cmd"
+
+    @property
+    def cmd_result(self) -> str:
+        """One result per request, with the request's ``id``."""
+        return f"{self.root}/cmd/result"
+
+    @property
+    def audit(self) -> str:
+        """Audit log entries, hash-chained and signed by the device key."""
+        return f"{self.root}/audit"
+
+    def clip(self, suffix: str) -> str:
+        """``clip/<clip_id>/chunk/<n>`` and ``clip/<clip_id>/meta``."""
+        return f"{self.root}/{suffix}"
+
+    @property
     def all(self) -> str:
         return f"{self.root}/#"

@@ -1,0 +1,246 @@
+"""What each command does. ``Handlers.run`` maps a verified ``Command`` to its result data or raises
+``CommandError``. The node's parts are reached only through ``CommandContext``."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic import BaseModel, ValidationError
+
+from edge.commands.args import (
+    ExportArgs,
+    HoldArgs,
+    NoArgs,
+    ReleaseArgs,
+    ResendClipArgs,
+    SetMasksArgs,
+    ns,
+)
+from edge.commands.clips import ClipSender, send_clip
+from edge.commands.model import Command, CommandError, ErrorCode
+from edge.config import PrivacyConfig
+from edge.diagnostics.preview import PreviewConsumer
+from edge.errors import EdgeError
+from edge.privacy import PrivacyStage
+from edge.privacy.masks import MaskSet, Polygon
+from edge.storage.errors import ExportRefusedError, StorageError
+from edge.storage.export import export_clip
+from edge.storage.store import SegmentStore
+from edge.uplink.payloads import utc_iso
+
+log = logging.getLogger(__name__)
+
+A = TypeVar("A", bound=BaseModel)
+
+RESTART_EXIT_CODE = 75
+"""EX_TEMPFAIL: non-zero, so systemd's ``Restart=on-failure`` starts the node again."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandContext:
+    node_id: str
+    time_ns: Callable[[], int]
+    health: Callable[[], dict[str, Any]]
+    preview: PreviewConsumer
+    privacy: PrivacyStage
+    privacy_config: PrivacyConfig
+    store: SegmentStore | None
+    """None when recording is off: footage commands answer ``unsupported``."""
+    device_key: Callable[[], Ed25519PrivateKey]
+    """Loads the device signing key (raises ``StorageError`` when there is none)."""
+    exports_dir: Path
+    chunk_bytes: int
+    send_clip: ClipSender
+    outbox_room_bytes: Callable[[], int]
+    """Room left in the outbox: a clip that does not fit would push out its own first chunks."""
+    request_restart: Callable[[int], None]
+
+
+class Handlers:
+    def __init__(self, ctx: CommandContext) -> None:
+        self._ctx = ctx
+        self._table: dict[str, Callable[[Command], dict[str, Any]]] = {
+            "ping": self._ping,
+            "status": self._status,
+            "snapshot": self._snapshot,
+            "hold": self._hold,
+            "release": self._release,
+            "export_clip": self._export_clip,
+            "resend_clip": self._resend_clip,
+            "set_masks": self._set_masks,
+            "capture_reference": self._capture_reference,
+            "approve_view": self._approve_view,
+            "set_config": self._set_config,
+            "set_hotlist": self._set_hotlist,
+            "restart": self._restart,
+        }
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._table)
+
+    def run(self, cmd: Command) -> dict[str, Any]:
+        handler = self._table.get(cmd.name)
+        if handler is None:
+            raise CommandError(
+                ErrorCode.UNKNOWN_COMMAND, f"unknown command {cmd.name!r}; known: {self.names}"
+            )
+        try:
+            return handler(cmd)
+        except ExportRefusedError as exc:
+            raise CommandError(ErrorCode.REFUSED, str(exc)) from None
+        except (StorageError, EdgeError, ValueError, OSError) as exc:
+            if isinstance(exc, CommandError):
+                raise
+            raise CommandError(ErrorCode.FAILED, str(exc)) from None
+
+    # ----------------------------------------------------------------------------------- commands
+
+    def _ping(self, cmd: Command) -> dict[str, Any]:
+        _args(NoArgs, cmd)
+        return {"pong": True, "node_time": utc_iso(self._ctx.time_ns())}
+
+    def _status(self, cmd: Command) -> dict[str, Any]:
+        _args(NoArgs, cmd)
+        return self._ctx.health()
+
+    def _snapshot(self, cmd: Command) -> dict[str, Any]:
+        _args(NoArgs, cmd)
+        try:
+            frame, jpeg = self._ctx.preview.jpeg()
+        except EdgeError as exc:
+            raise CommandError(ErrorCode.FAILED, f"no snapshot: {exc}") from None
+        return {
+            "mask_id": frame.mask_id,
+            "blanked": frame.blanked,
+            "captured_at": utc_iso(frame.capture_ts_ns),
+            "content_type": "image/jpeg",
+            "jpeg_b64": base64.b64encode(jpeg).decode("ascii"),
+        }
+
+    def _hold(self, cmd: Command) -> dict[str, Any]:
+        a = _args(HoldArgs, cmd)
+        hold = self._store().place_hold(ns(a.start), ns(a.end), a.case_ref, cmd.issuer, ns(a.expires_at))
+        return {"hold_id": hold.hold_id, "expires_at": utc_iso(hold.expires_ns)}
+
+    def _release(self, cmd: Command) -> dict[str, Any]:
+        a = _args(ReleaseArgs, cmd)
+        hold = self._store().release_hold(a.hold_id, cmd.issuer)
+        return {"hold_id": hold.hold_id, "released_at": utc_iso(hold.released_ns or self._ctx.time_ns())}
+
+    def _export_clip(self, cmd: Command) -> dict[str, Any]:
+        a = _args(ExportArgs, cmd)
+        store = self._store()
+        clip_id = uuid.uuid4().hex
+        out = self._ctx.exports_dir / clip_id
+        result = export_clip(
+            store,
+            ns(a.start),
+            ns(a.end),
+            out,
+            self._ctx.device_key(),
+            requester=cmd.issuer,
+            purpose=a.purpose,
+            decision_ref=a.decision_ref,
+        )
+        need = _transfer_bytes(out, self._ctx.chunk_bytes)
+        if need > self._ctx.outbox_room_bytes():
+            raise CommandError(
+                ErrorCode.FAILED,
+                f"export {clip_id} is ready on the node, but its transfer ({need} bytes) does not fit in the "
+                "outbox now; fetch it in parts with resend_clip (clip_id, chunks)",
+            )
+        queued, total = send_clip(clip_id, out, self._ctx.chunk_bytes, self._ctx.send_clip, self._header(cmd))
+        return {
+            "clip_id": clip_id,
+            "segments": len(result.segment_ids),
+            "sealed_bytes": result.sealed_bytes,
+            "chunks": total,
+            "queued": queued,
+        }
+
+    def _resend_clip(self, cmd: Command) -> dict[str, Any]:
+        a = _args(ResendClipArgs, cmd)
+        folder = self._ctx.exports_dir / a.clip_id
+        if not (folder / "manifest.json").is_file():
+            raise CommandError(ErrorCode.BAD_ARGS, f"no finished export {a.clip_id} on this node")
+        only = None if a.chunks is None else set(a.chunks)
+        queued, total = send_clip(
+            a.clip_id, folder, self._ctx.chunk_bytes, self._ctx.send_clip, self._header(cmd), only
+        )
+        return {"clip_id": a.clip_id, "chunks": total, "queued": queued}
+
+    def _set_masks(self, cmd: Command) -> dict[str, Any]:
+        a = _args(SetMasksArgs, cmd)
+        cfg = self._ctx.privacy_config
+        masks = MaskSet(
+            polygons=tuple(Polygon(m.name, tuple(m.polygon)) for m in a.masks),
+            mode=cfg.mode,
+            fill_bgr=cfg.fill_bgr,
+            pixelate_block_share=cfg.pixelate_block_share,
+            blur_share=cfg.blur_share,
+        )
+        try:
+            mask_id = self._ctx.privacy.set_masks(masks, actor=cmd.issuer)
+        except ValueError as exc:
+            raise CommandError(ErrorCode.BAD_ARGS, str(exc)) from None
+        return {"mask_id": mask_id}
+
+    def _capture_reference(self, cmd: Command) -> dict[str, Any]:
+        _args(NoArgs, cmd)
+        self._ctx.privacy.capture_reference(actor=cmd.issuer)
+        return {"requested": True, "takes_effect": "next frame"}
+
+    def _approve_view(self, cmd: Command) -> dict[str, Any]:
+        _args(NoArgs, cmd)
+        self._ctx.privacy.approve_view(actor=cmd.issuer)
+        return {"requested": True, "takes_effect": "next frame"}
+
+    def _set_config(self, cmd: Command) -> dict[str, Any]:
+        raise CommandError(
+            ErrorCode.UNSUPPORTED,
+            "set_config is not supported yet: change the configuration file and restart",
+        )
+
+    def _set_hotlist(self, cmd: Command) -> dict[str, Any]:
+        raise CommandError(ErrorCode.UNSUPPORTED, "set_hotlist: ANPR is not built on this node yet")
+
+    def _restart(self, cmd: Command) -> dict[str, Any]:
+        _args(NoArgs, cmd)
+        self._ctx.request_restart(RESTART_EXIT_CODE)
+        return {"exit_code": RESTART_EXIT_CODE, "restarting": True}
+
+    # ------------------------------------------------------------------------------------ helpers
+
+    def _store(self) -> SegmentStore:
+        if self._ctx.store is None:
+            raise CommandError(ErrorCode.UNSUPPORTED, "recording is off on this node: there is no footage")
+        return self._ctx.store
+
+    def _header(self, cmd: Command) -> dict[str, Any]:
+        return {"node_id": self._ctx.node_id, "request_id": cmd.id}
+
+
+def _transfer_bytes(folder: Path, chunk_bytes: int) -> int:
+    """About what the chunks of ``folder`` take in the outbox: base64 plus a JSON envelope per chunk."""
+    sizes = [p.stat().st_size for p in folder.iterdir()]
+    chunks = sum(max(1, -(-size // chunk_bytes)) for size in sizes)
+    return sum(sizes) * 4 // 3 + chunks * 512
+
+
+def _args(model: type[A], cmd: Command) -> A:
+    try:
+        return model.model_validate(cmd.args)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(args)'}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        )
+        raise CommandError(ErrorCode.BAD_ARGS, f"{cmd.name}: {problems}") from None
