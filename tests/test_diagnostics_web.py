@@ -83,6 +83,7 @@ def test_login_page_and_state_after_login(diag: DiagNode, client: Client) -> Non
     assert page.status == 200 and "nonce-" in page.headers["content-security-policy"]
     state = client.request("GET", "/api/state").json()
     assert state["verdict"] in ("green", "amber") and state["broker"]["connected"]
+    assert state["broker"]["outbox_depth"] >= 0
     assert {s["name"] for s in state["stages"]} >= {"privacy", "preview"}
     assert state["models"].startswith("no models")
     assert state["time_sync"]["state"] in ("synchronized", "not synchronized", "unknown")

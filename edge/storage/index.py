@@ -17,6 +17,7 @@ from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
+from edge.sqlitefile import is_corruption, quarantine
 from edge.storage.model import Hold, Purge, PurgeReason, Segment
 
 _SCHEMA_VERSION = 1
@@ -66,18 +67,37 @@ _COLUMNS += f"s.sha256, s.width, s.height, {_HELD} AS held"
 _HELD_TOTALS = f"SELECT COUNT(*), COALESCE(SUM(s.sealed_bytes), 0) FROM segments s WHERE {_HELD}"  # noqa: S608
 
 
+def _open(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version not in (0, _SCHEMA_VERSION):
+            raise sqlite3.DatabaseError(f"{path}: index schema version {version} is newer than this code")
+        db.executescript(_SCHEMA)
+        db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        db.execute("SELECT count(*) FROM segments").fetchone()
+    except sqlite3.DatabaseError:
+        db.close()
+        raise
+    return db
+
+
 class SegmentIndex:
     """Rows in, rows out. Callers serialise access (the store holds a lock around every call)."""
 
     def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, _SCHEMA_VERSION):
-            raise sqlite3.DatabaseError(f"{path}: index schema version {version} is newer than this code")
-        self._db.executescript(_SCHEMA)
-        self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        self.quarantined: Path | None = None
+        """Where a corrupt index found at start was moved. Reconciliation then re-indexes every sealed
+        file from its own header; the legal holds it recorded are in the quarantined file only."""
+        try:
+            self._db = _open(path)
+        except sqlite3.DatabaseError as exc:
+            if not is_corruption(exc):
+                raise
+            self.quarantined = quarantine(path)
+            self._db = _open(path)
 
     def close(self) -> None:
         self._db.close()

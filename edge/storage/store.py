@@ -98,6 +98,12 @@ class SegmentStore:
             self.reconcile_report: ReconcileReport = result.report
             if result.dropped:
                 self._record_purges(result.dropped, PurgeReason.MISSING, clock.time_ns())
+            if self._index.quarantined is not None:
+                self._raise_alarm(
+                    AlarmKind.INDEX_QUARANTINED,
+                    f"corrupt index moved to {self._index.quarantined.name}; "
+                    f"{result.report.orphans_adopted} segments re-indexed from their files",
+                )
             _, self._used_bytes, _, _ = self._index.totals()
             self._purge_expired()
         self._flush_hooks()

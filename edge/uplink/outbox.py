@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edge.sqlitefile import is_corruption, quarantine
+
 log = logging.getLogger(__name__)
 
 OVERFLOW_STREAM = "event"
@@ -55,6 +57,20 @@ CREATE INDEX IF NOT EXISTS messages_order ON messages (priority, id);
 CREATE TABLE IF NOT EXISTS streams (stream TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS dropped (stream TEXT PRIMARY KEY, count INTEGER NOT NULL);
 """
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a row the node reported as queued survives a power cut, not only a process crash.
+        db.execute("PRAGMA synchronous=FULL")
+        db.executescript(_SCHEMA)
+        db.execute("SELECT count(*) FROM messages").fetchone()
+    except sqlite3.DatabaseError:
+        db.close()
+        raise
+    return db
 
 
 class Priority(enum.IntEnum):
@@ -108,11 +124,15 @@ class Outbox:
         self._time_ns = time_ns
         self._overflow_report = overflow_report
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # FULL: a row the node reported as queued survives a power cut, not only a process crash.
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        self.quarantined: Path | None = None
+        """Where a corrupt outbox found at start was moved (its undelivered messages are lost)."""
+        try:
+            self._db = _open(path)
+        except sqlite3.DatabaseError as exc:
+            if not is_corruption(exc):
+                raise
+            self.quarantined = quarantine(path)
+            self._db = _open(path)
         self._claimed: set[int] = set()
         self._delivered = 0
         self._coalesced = 0

@@ -48,6 +48,8 @@ def state_document(view: NodeView, time_sync: TimeSync) -> dict[str, Any]:
             "connected": report.uplink.connected,
             "address": report.uplink.broker,
             "last_error": report.uplink.last_error,
+            "outbox_depth": report.uplink.outbox.depth,
+            "outbox_oldest_age_s": report.uplink.outbox.oldest_age_s,
         },
         "recording": body["recording"],
         "system": body["system"],

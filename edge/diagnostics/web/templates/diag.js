@@ -76,6 +76,8 @@
     text("reference", a.reference_id || "none");
     text("broker", (s.broker.connected ? "connected to " : "NOT connected to ") + s.broker.address +
       (s.broker.last_error ? " (" + s.broker.last_error + ")" : ""));
+    text("outbox", s.broker.outbox_depth + " waiting" + (s.broker.outbox_oldest_age_s === null ? "" :
+      ", oldest " + Math.round(s.broker.outbox_oldest_age_s) + " s"));
     text("camera", s.camera.state + (s.camera.reason ? ": " + s.camera.reason : ""));
     text("timesync", s.time_sync.state + " (" + s.time_sync.source + ")");
     text("models", s.models);
