@@ -46,7 +46,7 @@ class Subscriber:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = lambda *_: self.connected.clear()
         self._client.on_message = lambda _c, _u, m: self.messages.put(
-            Message(m.topic, m.payload, bool(m.retain))
+            Message(m.topic, bytes(m.payload), bool(m.retain))
         )
         self._client.on_subscribe = lambda *_: self.subscribed.set()
         self._client.reconnect_delay_set(1, 1)

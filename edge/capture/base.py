@@ -6,7 +6,7 @@ from typing import Protocol
 
 from edge.clock import Clock
 from edge.config import CameraConfig, OpenCVCameraConfig, Picamera2CameraConfig, SyntheticCameraConfig
-from edge.types import Frame
+from edge.types import Frame, Pixels
 
 
 class FrameSource(Protocol):
@@ -32,6 +32,27 @@ class FrameSource(Protocol):
     def read(self) -> Frame: ...
 
     def close(self) -> None: ...
+
+
+class FrameStamper:
+    """Numbers and timestamps frames for a source: indices continue across reopens (the contract above)."""
+
+    def __init__(self, name: str, clock: Clock) -> None:
+        self._name = name
+        self._clock = clock
+        self._next_index = 0
+
+    def stamp(self, pixels: Pixels) -> Frame:
+        """Wrap freshly captured ``pixels`` (ownership passes to the frame) with index and capture times."""
+        frame = Frame(
+            pixels=pixels,
+            index=self._next_index,
+            capture_ts_ns=self._clock.time_ns(),
+            monotonic_ns=self._clock.monotonic_ns(),
+            source=self._name,
+        )
+        self._next_index += 1
+        return frame
 
 
 def open_source(config: CameraConfig, clock: Clock) -> FrameSource:

@@ -21,6 +21,7 @@ from urllib.parse import quote
 import cv2
 import numpy as np
 
+from edge.capture.base import FrameStamper
 from edge.clock import Clock
 from edge.config import OpenCVCameraConfig
 from edge.errors import CameraError
@@ -139,7 +140,7 @@ class OpenCVSource:
         self._kind = classify_url(config.url)
         self._name = redact_url(config.url)
         self._cap: cv2.VideoCapture | None = None
-        self._next_index = 0
+        self._stamper = FrameStamper(self._name, clock)
         self._frame_interval_ns = 0
         """Real-time pacing for files; 0 means the source paces itself."""
         self._deadline_ns: int | None = None
@@ -190,15 +191,7 @@ class OpenCVSource:
         pixels = to_bgr(image)
         if self._frame_interval_ns:
             self._pace()
-        frame = Frame(
-            pixels=pixels,
-            index=self._next_index,
-            capture_ts_ns=self._clock.time_ns(),
-            monotonic_ns=self._clock.monotonic_ns(),
-            source=self._name,
-        )
-        self._next_index += 1
-        return frame
+        return self._stamper.stamp(pixels)
 
     def close(self) -> None:
         cap, self._cap = self._cap, None

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from edge.capture.base import FrameStamper
 from edge.clock import Clock
 from edge.config import Picamera2CameraConfig
 from edge.errors import CameraError
@@ -43,7 +44,7 @@ class Picamera2Source:
         self._clock = clock
         self._name = f"picamera2:{config.camera_index}"
         self._camera: Any = None
-        self._next_index = 0
+        self._stamper = FrameStamper(self._name, clock)
         self._opened_before = False
         self._read_timeout_s = max(_MIN_READ_TIMEOUT_S, _READ_TIMEOUT_FRAMES / config.fps)
 
@@ -114,17 +115,9 @@ class Picamera2Source:
         pixels = np.asarray(array)
         if pixels.ndim != 3 or pixels.shape[2] not in (3, 4) or pixels.dtype != np.uint8:
             raise CameraError(f"{self._name}: unexpected array {pixels.shape} {pixels.dtype} from picamera2")
-        frame = Frame(
-            # The stream may be padded to its stride and a 4-channel format carries an unused byte:
-            # copy into the contract's dense HxWx3 layout.
-            pixels=np.ascontiguousarray(pixels[:, :, :3]),
-            index=self._next_index,
-            capture_ts_ns=self._clock.time_ns(),
-            monotonic_ns=self._clock.monotonic_ns(),
-            source=self._name,
-        )
-        self._next_index += 1
-        return frame
+        # The stream may be padded to its stride and a 4-channel format carries an unused byte:
+        # copy into the contract's dense HxWx3 layout.
+        return self._stamper.stamp(np.ascontiguousarray(pixels[:, :, :3]))
 
     def close(self) -> None:
         camera, self._camera = self._camera, None
