@@ -11,7 +11,7 @@ import pytest
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 from cryptography.x509.oid import NameOID
 
 from edge.config import load_config
@@ -36,6 +36,11 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         central.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
+    )
+    (d / "central-sealing.pub").write_bytes(
+        x25519.X25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     (d / "central-commands.key").write_bytes(
         central.private_bytes(
@@ -69,6 +74,8 @@ def node_args(inputs: Path, technicians: tuple[str, ...] | None = None) -> list[
         "mqtt.keepalive_s=15",
         "--central-key",
         f"commands={inputs / 'central-commands.pub'}",
+        "--central-key",
+        f"sealing={inputs / 'central-sealing.pub'}",
         *(arg for tech in technicians for arg in ("--technician", tech)),
     ]
 
@@ -206,6 +213,14 @@ def test_provisioned_config_is_the_template_filled_in_and_validates(first: tuple
     assert [m.name for m in config.privacy.masks] == ["shop front", "upper windows"]
     assert config.privacy.required
     assert config.mqtt.host == "broker.central.example" and config.mqtt.keepalive_s == 15
+    # What provisioning installed is wired in: recording sealed to the central key, commands checked
+    # with the central key, device key and (later) TLS key as systemd credentials. No certificate yet.
+    assert config.storage.enabled
+    assert config.storage.central_public_key_file == Path("/etc/edge/central/sealing.pem")
+    assert config.storage.device_key_file == Path("/run/credentials/edge.service/device-signing-key")
+    assert config.commands.central_public_key_files == [Path("/etc/edge/central/commands.pem")]
+    assert config.mqtt.tls is None
+    assert (root / "etc/edge/central/sealing.pem").is_file()
 
 
 def test_dev_ca_signs_the_csr_and_provisioning_installs_the_certificate(
@@ -237,6 +252,9 @@ def test_dev_ca_signs_the_csr_and_provisioning_installs_the_certificate(
     assert "created   /etc/edge/identity/tls.crt" in run.out
     assert (root / "etc/edge/identity/tls.crt").read_bytes() == cert.read_bytes()
     assert manifest(root)["identity"]["tls_certificate"] is True
+    tls = load_config(root / "etc/edge/edge.yaml").mqtt.tls
+    assert tls is not None and tls.cert_file == Path("/etc/edge/identity/tls.crt")
+    assert tls.key_file == Path("/run/credentials/edge.service/tls-key")
     before = snapshot(root)
     assert provision(root, *node_args(inputs), *certs).summary == "edge provision: unchanged"
     assert provision(root, *node_args(inputs)).summary == "edge provision: unchanged"

@@ -16,6 +16,7 @@ import yaml
 from edge.config import NODE_ID_PATTERN, parse_config
 from edge.errors import ConfigError
 from edge.provision.errors import ProvisionError
+from edge.provision.layout import CENTRAL_KEYS_DIR, FLEET_CA_CERT, RUNTIME_CREDENTIALS_DIR, TLS_CERT
 
 _OPTION_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 CAMERA_TYPES = ("picamera2", "opencv", "synthetic")
@@ -136,7 +137,37 @@ def _camera(spec: NodeSpec) -> dict[str, Any]:
     return camera
 
 
-def render_config(spec: NodeSpec, template: Path) -> bytes:
+Setting = tuple[tuple[str, ...], object]
+
+
+def wiring_settings(central_keys: frozenset[str], has_certificate: bool) -> tuple[Setting, ...]:
+    """Config that follows from what provisioning installs, so a provisioned node uses it.
+
+    - central key ``sealing``: recording on, sealed to it, manifests and audit signed by the device key;
+    - central key ``commands``: signed commands verified with it;
+    - a fleet certificate: TLS to the broker with it (its key as a systemd credential).
+    ``--set`` is applied after these, so an operator can still override any of them.
+    """
+    out: list[Setting] = []
+    if "sealing" in central_keys:
+        out += [
+            (("storage", "enabled"), True),
+            (("storage", "central_public_key_file"), str(CENTRAL_KEYS_DIR / "sealing.pem")),
+            (("storage", "device_key_file"), str(RUNTIME_CREDENTIALS_DIR / "device-signing-key")),
+        ]
+    if "commands" in central_keys:
+        out.append((("commands", "central_public_key_files"), [str(CENTRAL_KEYS_DIR / "commands.pem")]))
+    if has_certificate:
+        tls = {
+            "ca_file": str(FLEET_CA_CERT),
+            "cert_file": str(TLS_CERT),
+            "key_file": str(RUNTIME_CREDENTIALS_DIR / "tls-key"),
+        }
+        out.append((("mqtt", "tls"), tls))
+    return tuple(out)
+
+
+def render_config(spec: NodeSpec, template: Path, wiring: tuple[Setting, ...] = ()) -> bytes:
     """The YAML text for ``/etc/edge/edge.yaml``; raises ``ProvisionError`` listing every schema error."""
     data = _load_yaml(template, "configuration template")
     if not isinstance(data, dict) or not isinstance(data.get("node"), dict):
@@ -154,7 +185,7 @@ def render_config(spec: NodeSpec, template: Path) -> bytes:
         mqtt["host"] = spec.mqtt_host
     if spec.mqtt_port is not None:
         mqtt["port"] = spec.mqtt_port
-    for path, value in spec.settings:
+    for path, value in (*wiring, *spec.settings):
         section: Any = data
         for part in path[:-1]:
             section = section.setdefault(part, {})

@@ -37,9 +37,10 @@ from edge.provision.layout import (
     STATE_DIR,
     STATE_DIR_OWNERSHIP,
     SUPPLEMENTARY_GROUPS,
+    TLS_CERT,
     Target,
 )
-from edge.provision.node_config import NodeSpec, render_config
+from edge.provision.node_config import NodeSpec, render_config, wiring_settings
 from edge.provision.outcome import Change, Outcome
 from edge.provision.technicians import (
     GeneratedPassword,
@@ -105,10 +106,12 @@ def provision(request: ProvisionRequest) -> ProvisionReport:
     target = Target(request.root)
     _check_privileges(request, target)
     template = request.template or request.source / "provisioning" / "templates" / "edge.yaml"
-    config_yaml = render_config(request.node, template)
     units = read_units(request.source / "systemd")
     certificates = load_certificate_inputs(request.tls_cert, request.fleet_ca)
     central = load_central_keys(request.central_keys)
+    has_certificate = certificates.tls_cert is not None or target.host(TLS_CERT).is_file()
+    wiring = wiring_settings(frozenset(k.name for k in central), has_certificate)
+    config_yaml = render_config(request.node, template, wiring)
     technicians = load_technicians(request.technicians)
     request.root.mkdir(parents=True, exist_ok=True)
 
