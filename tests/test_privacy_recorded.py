@@ -71,7 +71,7 @@ def test_recorded_frames_are_masked_after_a_live_update_and_while_drifting(tmp_p
     central = keys.load_x25519_private(k.central_key)
     decoded: list[npt.NDArray[np.uint8]] = []
     for segment in store.segments(0, 2**63 - 1):
-        header, mp4 = unseal(io.BytesIO((store.root / segment.path).read_bytes()), central)
+        _header, mp4 = unseal(io.BytesIO((store.root / segment.path).read_bytes()), central)
         with av.open(io.BytesIO(mp4)) as container:
             decoded += [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
     assert len(decoded) == len(expected)
