@@ -5,12 +5,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: all demo test bench lint typecheck pytest deps venv clean help
+.PHONY: all demo test bench soak lint typecheck pytest deps venv clean help
 
 help:
 	@echo "make demo   run the node on the synthetic street camera with a local broker; Ctrl-C stops it"
 	@echo "make test   ruff, mypy and the whole pytest suite"
 	@echo "make bench  measure every stage on this machine (bench/results.json)"
+	@echo "make soak   an hour on the synthetic camera with broker outages, then long fuzz runs (bench/soak.json)"
 
 all: test
 
@@ -46,6 +47,13 @@ test: lint typecheck pytest
 # Measured speed on this machine: bench/results.json and a table (see docs/performance.md).
 bench: venv deps
 	$(PY) -m bench
+
+# Loss and memory over time (SOAK_SECONDS, default 3600; broker bounced every SOAK_BOUNCE_EVERY_S=120 for
+# SOAK_DOWN_S=20), then the property tests with FUZZ_EXAMPLES examples each (default 100000).
+FUZZ_TESTS := tests/test_commands_parse.py tests/test_config_fuzz.py
+soak: venv deps
+	$(PY) -m bench.soak
+	HYPOTHESIS_PROFILE=soak $(VENV)/bin/pytest -q $(FUZZ_TESTS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo

@@ -39,7 +39,7 @@ def _next_health(sub: Subscriber, timeout_s: float) -> dict[str, Any]:
 
 def _drops(doc: dict[str, Any]) -> int:
     stages = sum(int(s["dropped"]) for s in doc["stages"].values())
-    recorder = doc.get("recorder") or {}
+    recorder = doc["recording"]["recorder"] or {}
     return stages + int(recorder.get("frames_lost", 0))
 
 
@@ -101,7 +101,7 @@ def _pipeline(workdir: Path, window_s: float) -> dict[str, object]:
             "peak_rss_mib": round(node.peak_rss_mib(), 1),
             "verdict": last["verdict"],
             "reasons": last["reasons"],
-            "segments_written": (last.get("recorder") or {}).get("segments_written", 0),
+            "segments_written": (last["recording"]["recorder"] or {}).get("segments_written", 0),
         }
     finally:
         sub.close()

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.broker import Broker
+
+# Hypothesis: `make test` runs the quick profile (100 examples, Hypothesis' default; tests that set their
+# own max_examples keep it); `make soak` runs the property tests under "soak" (FUZZ_EXAMPLES examples).
+settings.register_profile("quick", max_examples=100)
+settings.register_profile(
+    "soak", max_examples=int(os.environ.get("FUZZ_EXAMPLES", "100000")), deadline=None, print_blob=True
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
 
 
 @pytest.fixture

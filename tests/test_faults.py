@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from edge.clock import FakeClock
-from edge.storage.model import AlarmKind, StorageAlarm
+from edge.storage.errors import StorageError
 from edge.storage.profiles import Profile
 from edge.storage.retention import RetentionPolicy
 from edge.storage.store import INDEX_NAME, SegmentStore
@@ -21,6 +21,7 @@ from tests.broker import Broker
 from tests.mqtt_client import Subscriber
 from tests.node_process import NodeProcess, node_config
 from tests.storage_support import Keys, fake_video, make_keys, open_store
+from tests.test_payload_schemas import validator
 
 HOUR_NS = 3600 * 10**9
 GARBAGE = b"this is not an SQLite database, it is what a torn write left behind\n" * 100
@@ -53,25 +54,24 @@ def test_a_corrupt_outbox_is_quarantined_and_a_fresh_one_works(tmp_path: Path) -
     assert box.quarantined is not None and box.quarantined.read_bytes() == GARBAGE
     assert box.enqueue("event", "cams/x/event/t", {"a": 1}, Priority.EVENT)
     assert box.state().depth == 1
+    box.close()
 
 
-def test_a_corrupt_index_is_quarantined_and_rebuilt_from_the_sealed_files(tmp_path: Path, k: Keys) -> None:
+def test_a_corrupt_index_turns_recording_off_and_is_left_for_a_technician(tmp_path: Path, k: Keys) -> None:
     clock = FakeClock()
     store = open_store(tmp_path, k, clock)
-    recorded = [record_hour(store, clock) for _ in range(3)]
+    for _ in range(3):
+        record_hour(store, clock)
     store.close()
     for suffix in ("-wal", "-shm"):
         (tmp_path / (INDEX_NAME + suffix)).unlink(missing_ok=True)
     (tmp_path / INDEX_NAME).write_bytes(GARBAGE)
-    alarms: list[StorageAlarm] = []
-    reopened = open_store(tmp_path, k, clock, alarm=alarms.append)
-    assert sorted(ids(reopened)) == sorted(recorded)
-    assert reopened.reconcile_report.orphans_adopted == 3
-    assert [a.kind for a in alarms] == [AlarmKind.INDEX_QUARANTINED]
-    assert "index_quarantined" in reopened.state().last_alarm
-    assert [p.read_bytes() for p in tmp_path.glob(INDEX_NAME + ".corrupt-*")] == [GARBAGE]
-    record_hour(reopened, clock)  # and it keeps recording
-    assert len(ids(reopened)) == 4
+    files = sorted(p.name for p in (tmp_path / "segments").rglob("*.seg"))
+    # A StorageError is what the node turns into "recording disabled" with the reason in red health.
+    with pytest.raises(StorageError, match="index is corrupt"):
+        open_store(tmp_path, k, clock)
+    assert (tmp_path / INDEX_NAME).read_bytes() == GARBAGE, "left as it is, not rebuilt without its holds"
+    assert sorted(p.name for p in (tmp_path / "segments").rglob("*.seg")) == files, "no footage touched"
 
 
 @pytest.fixture
@@ -89,6 +89,11 @@ def test_the_node_starts_on_a_corrupt_outbox_and_delivers(
     (state / "outbox.sqlite").write_bytes(GARBAGE)
     node = NodeProcess(tmp_path, node_config(tmp_path, broker))
     try:
+        event = sub.expect(
+            lambda m: m.topic == "cams/test-node/event/outbox_quarantined", 20, "the quarantine event"
+        ).json()
+        validator("event").validate(event)
+        assert (event["source"], event["cause"]) == ("uplink", "outbox_corrupt")
         sub.expect(
             lambda m: m.topic == "cams/test-node/health" and m.json()["stages"]["preview"]["processed"] > 0,
             20,

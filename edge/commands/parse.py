@@ -31,6 +31,11 @@ class ParseLimits:
     max_validity_s: float
 
 
+def _no_constants(name: str) -> object:
+    # NaN and Infinity are not JSON (RFC 8259) and cannot be signed canonically: refused as malformed.
+    raise ValueError(f"{name} is not JSON")
+
+
 def request_id_of(raw: bytes, max_request_bytes: int) -> str:
     """The request's ``id`` when it can be read at all (for the error result); ``""`` otherwise."""
     if len(raw) > max_request_bytes:
@@ -52,7 +57,7 @@ def parse_request(raw: bytes, keys: list[Ed25519PublicKey], now_ns: int, limits:
             ErrorCode.TOO_LARGE, f"request is {len(raw)} bytes; at most {limits.max_request_bytes}"
         )
     try:
-        doc = json.loads(raw)
+        doc = json.loads(raw, parse_constant=_no_constants)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise CommandError(ErrorCode.MALFORMED, f"not JSON: {exc}") from None
     if not isinstance(doc, dict):

@@ -17,7 +17,8 @@ from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
-from edge.sqlitefile import is_corruption, quarantine
+from edge.sqlitefile import is_corruption
+from edge.storage.errors import StorageError
 from edge.storage.model import Hold, Purge, PurgeReason, Segment
 
 _SCHEMA_VERSION = 1
@@ -88,16 +89,18 @@ class SegmentIndex:
     """Rows in, rows out. Callers serialise access (the store holds a lock around every call)."""
 
     def __init__(self, path: Path) -> None:
-        self.quarantined: Path | None = None
-        """Where a corrupt index found at start was moved. Reconciliation then re-indexes every sealed
-        file from its own header; the legal holds it recorded are in the quarantined file only."""
         try:
             self._db = _open(path)
         except sqlite3.DatabaseError as exc:
             if not is_corruption(exc):
                 raise
-            self.quarantined = quarantine(path)
-            self._db = _open(path)
+            # Not rebuilt automatically: the sealed files describe themselves, but legal holds live only
+            # here, and a rebuilt index without them would let retention purge held footage. Recording
+            # stays off (health says why) and the file stays as it is for a technician (docs/storage.md).
+            raise StorageError(
+                f"{path}: the recording index is corrupt ({exc}); recording is off until a technician "
+                "restores it or moves it aside (legal holds must then be placed again)"
+            ) from None
 
     def close(self) -> None:
         self._db.close()
@@ -208,7 +211,16 @@ class _Transaction:
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+        if exc_type is not None:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            return
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error:
+            if self._db.in_transaction:  # a COMMIT that failed (disk full) must not leave it open
+                self._db.execute("ROLLBACK")
+            raise
 
 
 def _segment(row: Any) -> Segment:

@@ -76,8 +76,6 @@ class AlarmKind(enum.StrEnum):
     """Held footage is about to be evicted because nothing else is left to evict."""
     SEGMENT_DROPPED = "segment_dropped"
     """A finished segment could not be stored (larger than the quota, disk error)."""
-    INDEX_QUARANTINED = "index_quarantined"
-    """The index was corrupt at start: moved aside, rebuilt from the sealed files; holds need re-placing."""
 
 
 @dataclass(frozen=True, slots=True)

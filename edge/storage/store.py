@@ -17,10 +17,12 @@ hooks (audit, alarm) are called outside it, after the state change they report, 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
 import secrets
+import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -98,12 +100,6 @@ class SegmentStore:
             self.reconcile_report: ReconcileReport = result.report
             if result.dropped:
                 self._record_purges(result.dropped, PurgeReason.MISSING, clock.time_ns())
-            if self._index.quarantined is not None:
-                self._raise_alarm(
-                    AlarmKind.INDEX_QUARANTINED,
-                    f"corrupt index moved to {self._index.quarantined.name}; "
-                    f"{result.report.orphans_adopted} segments re-indexed from their files",
-                )
             _, self._used_bytes, _, _ = self._index.totals()
             self._purge_expired()
         self._flush_hooks()
@@ -152,12 +148,8 @@ class SegmentStore:
             path = self.root / rel
             make_dirs_durably(path.parent, self.root)
             sealed = write_atomically(path, lambda f: sealer.write(video.data, f))
-        except (StorageError, OSError) as exc:
-            with self._lock:
-                self._dropped += 1
-                self._raise_alarm(AlarmKind.SEGMENT_DROPPED, f"segment {segment_id} not stored: {exc}")
-            self._flush_hooks()
-            raise StorageError(f"segment {segment_id} not stored: {exc}") from exc
+        except (StorageError, OSError, sqlite3.Error) as exc:  # sqlite3: the index on a full disk
+            raise self._dropped_segment(segment_id, exc) from exc
         segment = Segment(
             segment_id=segment_id,
             path=rel,
@@ -173,13 +165,31 @@ class SegmentStore:
             held=False,
         )
         with self._lock:
-            self._index.add(segment)
-            self._used_bytes += segment.sealed_bytes
-            self._purge_expired()
-            self._check_hold_pressure()
-            stored = self._index.get(segment_id, self._clock.time_ns()) or segment
+            try:
+                self._index.add(segment)
+            except sqlite3.Error as exc:  # e.g. a full disk: the file goes too rather than stay unindexed
+                failure: sqlite3.Error | None = exc
+            else:
+                failure = None
+                self._used_bytes += segment.sealed_bytes
+                self._purge_expired()
+                self._check_hold_pressure()
+                stored = self._index.get(segment_id, self._clock.time_ns()) or segment
+        if failure is not None:
+            with contextlib.suppress(OSError):
+                (self.root / rel).unlink()
+            raise self._dropped_segment(segment_id, failure) from failure
         self._flush_hooks()
         return stored
+
+    def _dropped_segment(self, segment_id: str, exc: BaseException) -> StorageError:
+        """Count, alarm and report a segment that could not be stored; the error for the caller to raise."""
+        message = f"segment {segment_id} not stored: {exc}"
+        with self._lock:
+            self._dropped += 1
+            self._raise_alarm(AlarmKind.SEGMENT_DROPPED, message)
+        self._flush_hooks()
+        return StorageError(message)
 
     def now_ns(self) -> int:
         """The node's wall clock (UTC ns), as the store sees it."""

@@ -36,6 +36,8 @@ from edge.uplink.topics import Topics
 
 log = logging.getLogger(__name__)
 
+QUARANTINED_KIND = "outbox_quarantined"
+
 
 @dataclass(frozen=True, slots=True)
 class UplinkState:
@@ -76,6 +78,21 @@ class Uplink:
             time_ns=clock.time_ns,
             overflow_report=self._overflow_event,
         )
+        if self.outbox.quarantined is not None:
+            # A corrupt outbox was moved aside at start: the centre hears of it (what it held is lost).
+            body = event_doc(
+                node_id,
+                clock.time_ns(),
+                {
+                    "kind": QUARANTINED_KIND,
+                    "source": "uplink",
+                    "cause": "outbox_corrupt",
+                    "measured": {},
+                    "mask_id": "",
+                    "actor": "",
+                },
+            )
+            self.outbox.enqueue("event", self.topics.event(QUARANTINED_KIND), body, Priority.EVENT)
         # Written by paho's network thread, read by the sender: no lock shared with paho's own mutexes
         # (paho calls on_publish while holding its message mutex, and publish() takes that mutex).
         self._acked: queue.SimpleQueue[int] = queue.SimpleQueue()
