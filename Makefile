@@ -5,13 +5,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: all demo test bench soak lint typecheck pytest deps venv clean help
+.PHONY: all demo test bench soak models lint typecheck pytest deps venv clean help
 
 help:
 	@echo "make demo   run the node on the synthetic street camera with a local broker; Ctrl-C stops it"
 	@echo "make test   ruff, mypy and the whole pytest suite"
 	@echo "make bench  measure every stage on this machine (bench/results.json)"
 	@echo "make soak   an hour on the synthetic camera with broker outages, then long fuzz runs (bench/soak.json)"
+	@echo "make models train the plate detector and reader from scratch (tensorflow-cpu; about 40 min on 2 cores)"
 
 all: test
 
@@ -32,8 +33,8 @@ demo: venv deps
 	@scripts/demo.sh
 
 lint: venv
-	$(VENV)/bin/ruff check edge tests scripts bench
-	$(VENV)/bin/ruff format --check edge tests scripts bench
+	$(VENV)/bin/ruff check edge tests scripts bench models
+	$(VENV)/bin/ruff format --check edge tests scripts bench models
 
 typecheck: venv
 	$(VENV)/bin/mypy
@@ -50,10 +51,27 @@ bench: venv deps
 
 # Loss and memory over time (SOAK_SECONDS, default 3600; broker bounced every SOAK_BOUNCE_EVERY_S=120 for
 # SOAK_DOWN_S=20), then the property tests with FUZZ_EXAMPLES examples each (default 100000).
-FUZZ_TESTS := tests/test_commands_parse.py tests/test_config_fuzz.py
+FUZZ_TESTS := tests/test_commands_parse.py tests/test_config_fuzz.py tests/test_anpr_hotlist.py tests/test_privacy_geometry.py tests/test_anpr_grammar.py
 soak: venv deps
 	$(PY) -m bench.soak
 	HYPOTHESIS_PROFILE=soak $(VENV)/bin/pytest -q $(FUZZ_TESTS)
+
+# Model training: its own environment (tensorflow-cpu never goes near a node). Generated training data is
+# cached under build/models-cache by recipe; `make models` starts from scratch unless MODELS_CACHE=keep.
+TRAIN_VENV := .venv-train
+TRAIN_STAMP := $(TRAIN_VENV)/.installed
+$(TRAIN_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(TRAIN_VENV)
+	$(TRAIN_VENV)/bin/pip install --quiet --upgrade pip
+	$(TRAIN_VENV)/bin/pip install --quiet -e '.[train,litert]'
+	touch $@
+
+models: $(TRAIN_STAMP) venv
+	@scripts/ensure-system-deps.sh --train
+	@[ "$(MODELS_CACHE)" = "keep" ] || rm -rf build/models-cache
+	$(TRAIN_VENV)/bin/python -m models.training.train_reader
+	$(TRAIN_VENV)/bin/python -m models.training.train_detector
+	$(PY) -m models.training.cards
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo

@@ -4,7 +4,9 @@ camera ──> CameraSupervisor ("capture" thread)
              └─ PrivacyStage.process  (same thread; the only producer of MaskedFrame)
                   └─ FanOut ──> ConsumerStage "preview" (latest frame)
                                 ConsumerStage "recorder" (every frame; when storage.enabled)
-                                (ANPR: latest frame — as it lands)
+                                ConsumerStage "anpr" (latest frame, at most anpr.max_fps; when anpr.enabled)
+                                  └─ anpr/read, anpr/hit (police) or lez/read, lez/evidence (lez) (outbox)
+                                  └─ "anpr-clips" thread: a hit's event clip once recorded ──> clip/<id>/...
 Periodic "health"   ──> Uplink.send(cams/<id>/health)  (outbox, coalesced)
 privacy events      ──> Uplink.send(cams/<id>/event/<kind>)  (outbox)
 Uplink: "uplink-sender" thread feeds paho from the durable outbox (<state_dir>/outbox.sqlite)
@@ -26,12 +28,14 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from edge.anpr.factory import Anpr, build_anpr, off_health
 from edge.audit import AuditLog
 from edge.capture import open_source
 from edge.capture.supervisor import CameraSupervisor, backoff_from_config
 from edge.clock import Clock, SystemClock
+from edge.commands.config_update import ConfigUpdater, plain_layers
 from edge.commands.factory import build_command_service, load_audit_key
-from edge.config import EdgeConfig, load_config
+from edge.config import EdgeConfig, LoadedConfig, load_config_layers
 from edge.diagnostics.health import HealthReport, assess
 from edge.diagnostics.preview import PreviewConsumer
 from edge.diagnostics.system import read_system_metrics
@@ -44,7 +48,7 @@ from edge.privacy import PrivacyStage
 from edge.privacy.events import PrivacyEvent, event_body
 from edge.sdnotify import SystemdNotifier
 from edge.storage.errors import StorageError
-from edge.storage.factory import Recording, open_recording
+from edge.storage.factory import Recording, load_device_key, open_recording
 from edge.storage.model import StorageAlarm, StorageEvent
 from edge.types import Frame
 from edge.uplink import Uplink
@@ -63,7 +67,11 @@ class Node:
     """One camera node: every stage, started and stopped together around one stop event."""
 
     def __init__(
-        self, config: EdgeConfig, clock: Clock | None = None, notifier: SystemdNotifier | None = None
+        self,
+        config: EdgeConfig,
+        clock: Clock | None = None,
+        notifier: SystemdNotifier | None = None,
+        layers: LoadedConfig | None = None,
     ) -> None:
         self.config = config
         self.clock = clock or SystemClock()
@@ -119,6 +127,12 @@ class Node:
                 self.stop_event,
                 self.recording.store.enforce_retention,
             )
+        self.anpr: Anpr | None = None
+        if config.anpr.enabled:
+            self.anpr = self._build_anpr()
+            stages.append(
+                ConsumerStage("anpr", self.anpr.consumer, QueuePolicy.LATEST, self.stop_event, self.clock)
+            )
         self.fanout = FanOut(stages)
         initial_s, max_s = backoff_from_config(config.camera)
         self.camera = CameraSupervisor(
@@ -129,6 +143,20 @@ class Node:
             initial_s=initial_s,
             max_s=max_s,
         )
+        # set_config: changes checked against the YAML + override layers, some applied at once.
+        self.config_updater = ConfigUpdater(layers or plain_layers(config), self.audit, self.clock.time_ns)
+        self.config_updater.add_live(
+            ["logging.level"], lambda c: logging.getLogger().setLevel(c.logging.level)
+        )
+        self.config_updater.add_live(
+            ["mqtt.health_interval_s"], lambda c: self._health.set_period(c.mqtt.health_interval_s)
+        )
+        if self._retention is not None:
+            retention = self._retention
+            self.config_updater.add_live(
+                ["storage.retention_check_interval_s"],
+                lambda c: retention.set_period(c.storage.retention_check_interval_s),
+            )
         self.commands = build_command_service(
             config,
             clock=self.clock,
@@ -140,6 +168,8 @@ class Node:
             store=None if self.recording is None else self.recording.store,
             request_restart=self.request_restart,
             stop=self.stop_event,
+            hotlists=None if self.anpr is None else self.anpr.hotlists,
+            config_updater=self.config_updater,
         )
         self._health = Periodic("health", config.mqtt.health_interval_s, self.stop_event, self.publish_health)
         watchdog_s = self.notifier.watchdog_interval_s()
@@ -155,6 +185,31 @@ class Node:
                 on_audit=self._on_diagnostics_audit,
                 clock=self.clock,
             )
+
+    def _build_anpr(self) -> Anpr:
+        config = self.config
+        if self.recording is not None:
+            off_reason = ""
+        elif self.recording_error:
+            off_reason = f"recording disabled: {self.recording_error}"
+        else:
+            off_reason = "recording is off on this node"
+        return build_anpr(
+            config,
+            clock=self.clock,
+            topics=self.uplink.topics,
+            send=self.uplink.send,
+            send_clip=self._send_clip,
+            audit=self.audit.append,
+            masks=self.privacy.applied_masks,
+            store=None if self.recording is None else self.recording.store,
+            recording_off_reason=off_reason,
+            device_key=lambda: load_device_key(config.storage),
+            stop=self.stop_event,
+        )
+
+    def _send_clip(self, suffix: str, body: dict[str, Any]) -> None:
+        self.uplink.send("clip", self.uplink.topics.clip(suffix), body, Priority.CLIP)
 
     # capture thread
     def _on_frame(self, frame: Frame) -> None:
@@ -222,6 +277,8 @@ class Node:
                 self.config.node.state_dir, started_monotonic_s=self._started_monotonic_s
             ),
             stall_after_s=self.config.pipeline.stall_after_s,
+            anpr=off_health() if self.anpr is None else self.anpr.health(),
+            config=self.config_updater.status().to_json(),
         )
 
     def publish_health(self) -> None:
@@ -242,6 +299,8 @@ class Node:
         self.commands.start()
         for stage in self.fanout.stages:
             stage.start()
+        if self.anpr is not None:
+            self.anpr.start()
         self.camera.start()
         self._health.start()
         self._watchdog.start()
@@ -266,6 +325,8 @@ class Node:
         ]
         if self._retention is not None:
             joins.append(("retention", self._retention.join))
+        if self.anpr is not None:
+            joins.append(("anpr-clips", self.anpr.join))
         if self.diagnostics is not None:
             joins.append(("diagnostics", self.diagnostics.join))
         for name, join in joins:
@@ -294,13 +355,26 @@ def run_node(config_path: Path) -> int:
     """Run until SIGTERM, SIGINT or a ``restart`` command. Exit 0 on a clean stop, 2 on a bad configuration,
     75 after a ``restart`` command (systemd's ``Restart=on-failure`` then starts the node again)."""
     try:
-        config = load_config(config_path)
+        layers = load_config_layers(config_path)
     except ConfigError as exc:
         print(f"{config_path}: invalid configuration\n{exc}", file=sys.stderr)
         return 2
+    config = layers.config
     _configure_logging(config.logging.level)
+    if layers.override.error:
+        # Refused as a whole; the file stays for a technician, and health stays amber until it is fixed.
+        log.error(
+            "configuration override refused, running on %s alone: %s", config_path, layers.override.error
+        )
+    elif layers.override.active:
+        log.warning(
+            "configuration override %s in force over %s: %s",
+            layers.override.path,
+            config_path,
+            ", ".join(f"{k}={v}" for k, v in sorted(layers.override.values.items())),
+        )
     try:
-        node = Node(config)
+        node = Node(config, layers=layers)
     except UplinkError as exc:
         # e.g. unreadable TLS files: exit non-zero so systemd retries (a credential may appear later).
         log.critical("cannot start: %s", exc)

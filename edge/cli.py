@@ -12,16 +12,25 @@ from edge.errors import ConfigError
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from edge.config import load_config
+    from edge.config import load_config_layers
 
     try:
-        config = load_config(args.config)
+        layers = load_config_layers(args.config)
     except ConfigError as exc:
         print(f"{args.config}: invalid configuration", file=sys.stderr)
         for line in str(exc).splitlines():
             print(f"  {line}", file=sys.stderr)
         return 1
+    config = layers.config
     print(f"{args.config}: ok (node {config.node.id}, camera {config.camera.type})")
+    # The YAML decides the exit code; an override (set_config) only ever adds to it, so it is shown here.
+    override = layers.override
+    if override.error:
+        print(f"override refused, the node runs on the YAML alone: {override.error}", file=sys.stderr)
+    elif override.active:
+        print(f"override active: {override.path} (set_config) takes precedence over the YAML for:")
+        for key, value in sorted(override.values.items()):
+            print(f"  {key} = {value!r}")
     return 0
 
 
@@ -72,6 +81,26 @@ def _cmd_diag(args: argparse.Namespace) -> int:
     return diag_main(args.config, as_json=args.json, timeout_s=args.timeout)
 
 
+def _cmd_anpr_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from edge.anpr.evaluate import DatasetError, evaluate, table
+    from edge.anpr.recognizer import Recognizer
+    from edge.anpr.runtime import ModelError
+
+    try:
+        recognizer = Recognizer(args.models, precision=args.precision, threads=args.threads)
+        report = evaluate(args.dataset, recognizer, long_side=args.long_side, progress=not args.json)
+    except (DatasetError, ModelError) as exc:
+        print(f"edge anpr-eval: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report.summary()))
+    else:
+        print(table(report, failures=not args.quiet))
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from edge.app import run_node
 
@@ -104,6 +133,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=3.0, help="seconds to wait for the broker (default: %(default)s)"
     )
     diag.set_defaults(func=_cmd_diag)
+
+    anpr_eval = sub.add_parser(
+        "anpr-eval", help="plate recognition accuracy and speed on a labelled set (DATASET_DIR/labels.tsv)"
+    )
+    anpr_eval.add_argument(
+        "dataset", type=Path, metavar="DATASET_DIR", help="folder with labels.tsv and images"
+    )
+    anpr_eval.add_argument(
+        "--json", action="store_true", help="print one JSON object (n, top1, found, median_ms, ...)"
+    )
+    anpr_eval.add_argument("--quiet", action="store_true", help="table without the list of wrong reads")
+    anpr_eval.add_argument(
+        "--models", type=Path, default=None, help="model folder (default: the installed models)"
+    )
+    anpr_eval.add_argument(
+        "--precision", choices=("int8", "fp32"), default="int8", help="default: %(default)s"
+    )
+    anpr_eval.add_argument(
+        "--threads", type=int, default=None, help="inference threads (default: up to 4 cores)"
+    )
+    anpr_eval.add_argument(
+        "--long-side", type=int, default=384, help="detector input long side in pixels (default: %(default)s)"
+    )
+    anpr_eval.set_defaults(func=_cmd_anpr_eval)
 
     validate = sub.add_parser("validate", help="check a configuration file; exit 1 listing every error")
     validate.add_argument("--config", type=Path, required=True, help="YAML configuration file")

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import ipaddress
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from edge.config_override import OVERRIDE_NAME, OverrideError, OverrideStatus, merged, read_override
 from edge.errors import ConfigError
 from edge.storage.profiles import RETENTION_CEILING_DAYS, Profile
 
@@ -598,6 +600,21 @@ class CommandsConfig(_Model):
         le=4 * 1024 * 1024,
         description="Bytes of export data per `clip/<clip_id>/chunk/<n>` message (base64 adds a third).",
     )
+    clip_keep_s: float = Field(
+        default=3600.0,
+        ge=60,
+        le=30 * 86400,
+        description="An export folder (`<state_dir>/exports/<clip_id>`) is kept this long after the last "
+        "of its queued messages was acknowledged, so the centre can ask for chunks again (`resend_clip`); "
+        "then it is removed.",
+    )
+    clip_max_age_h: float = Field(
+        default=48.0,
+        ge=1,
+        le=24 * 90,
+        description="Export folders older than this are removed at start and on every sweep, delivered or "
+        "not (chunks already in the outbox still go out). Unfinished exports are removed at start.",
+    )
 
 
 class MqttTlsConfig(_Model):
@@ -644,6 +661,15 @@ class MqttConfig(_Model):
         description="Bound on the MQTT client's own in-memory queue (it is unbounded by default).",
     )
     health_interval_s: float = Field(default=10.0, ge=1, le=3600, description="Period of `health` messages.")
+    clip_max_bytes_per_s: int = Field(
+        default=0,
+        ge=0,
+        le=1024**3,
+        description="Bandwidth cap for clip transfers (`clip/...` messages, counted as MQTT payload bytes, "
+        "i.e. base64): a token bucket in the sender, with bursts of at most 50 ms worth "
+        "plus one chunk. Hits, events, plate reads and health never wait behind it. 0: no cap; otherwise "
+        "at least 8192.",
+    )
     outbox: OutboxConfig = Field(
         default_factory=OutboxConfig, description="Store-and-forward of everything but `status`."
     )
@@ -657,6 +683,8 @@ class MqttConfig(_Model):
     def _backoff_order(self) -> MqttConfig:
         if self.reconnect_max_s < self.reconnect_min_s:
             raise ValueError("reconnect_max_s must be at least reconnect_min_s")
+        if 0 < self.clip_max_bytes_per_s < 8192:
+            raise ValueError("clip_max_bytes_per_s must be 0 (no cap) or at least 8192")
         return self
 
 
@@ -734,6 +762,158 @@ class DiagnosticsConfig(_Model):
         return self
 
 
+# --------------------------------------------------------------------------------------------- anpr
+
+_WHOLE_FRAME = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)]
+
+
+class AnprConfig(_Model):
+    """Plate reading (ANPR) on the masked frames: one read record per vehicle pass (see docs/anpr.md).
+
+    `profile` keeps the two controllers apart: `police` publishes on `anpr/read` and `anpr/hit` and matches
+    police hotlists; `lez` (the city's low-emission zone) publishes only the minimum on `lez/read` and
+    `lez/evidence`, never an overview image, and matches only LEZ lists.
+    """
+
+    enabled: bool = Field(default=False, description="Run plate reading on this node.")
+    profile: Literal["police", "lez"] = Field(
+        default="police",
+        description="`police`: police ANPR (hotlists, hits with event clips, overview images); `lez`: the "
+        "city's low-emission zone (LEZ lists only, minimal records, no overview image).",
+    )
+    models_dir: Path | None = Field(
+        default=None,
+        description="Folder with `manifest.json` and the `.tflite` models; default: `models/` of the "
+        "checkout, else `/usr/share/edge/models`. A missing or corrupt model disables ANPR (health says "
+        "why).",
+    )
+    precision: Literal["int8", "fp32"] = Field(
+        default="int8", description="Which of the manifest's model files to load."
+    )
+    threads: int | None = Field(
+        default=None, ge=1, le=16, description="Inference threads; default: the usable cores, at most 4."
+    )
+    roi: list[tuple[float, float]] = Field(
+        default_factory=lambda: list(_WHOLE_FRAME),
+        min_length=3,
+        max_length=64,
+        description="The road: a polygon `[x, y]` normalised to 0..1 (a box is its four corners). Plates are "
+        "searched in its bounding box and kept when their centre lies inside it. Default: the whole frame.",
+    )
+    detector_long_side: int = Field(
+        default=768,
+        ge=128,
+        le=2048,
+        description="Pixels the long side of the ROI's bounding box is scaled to for the plate detector. "
+        "Larger finds smaller plates and costs more.",
+    )
+    max_fps: float = Field(
+        default=8.0,
+        gt=0,
+        le=60,
+        description="ANPR reads the newest masked frame at most this often; frames in between are skipped "
+        "(and counted).",
+    )
+    min_confidence: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="A vehicle pass whose voted read is less confident than this is counted as unread and "
+        "not published. The voted confidence is the winner's share of the votes times its mean reader "
+        "confidence; with the current models correct passes score 0.1 to 0.6 (docs/anpr.md).",
+    )
+    min_reads: int = Field(
+        default=2,
+        ge=1,
+        le=50,
+        description="Frames a plate must be read in before its pass carries a text; a pass read fewer "
+        "times is counted as unread (a single read is too often a sign or a shadow).",
+    )
+    line: tuple[tuple[float, float], tuple[float, float]] | None = Field(
+        default=None,
+        description="Optional counting line `[[x1, y1], [x2, y2]]`, normalised; a pass that crosses it gets "
+        "direction `in` (left to right of the directed line as seen on the image) or `out`.",
+    )
+    max_gap_s: float = Field(
+        default=1.0,
+        ge=0.1,
+        le=10,
+        description="A tracked plate not seen for this long has left: its pass is voted and published.",
+    )
+    location: str = Field(
+        default="",
+        max_length=200,
+        description="What the read record says about the place (lane, direction, landmark), next to "
+        "`node.location` and `node.site`.",
+    )
+    overview: bool = Field(
+        default=True,
+        description="Attach an overview image (the masked frame, downscaled) to police read records. Never "
+        "for the `lez` profile, whatever this says.",
+    )
+    blur_occupants: bool = Field(
+        default=True,
+        description="Blur the estimated windscreen area above each plate in overview images (requirement 8).",
+    )
+    overview_width_px: int = Field(
+        default=960, ge=160, le=1920, description="Width the overview image is scaled down to."
+    )
+    hit_clip_pre_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=120,
+        description="A hit's event clip starts this long before the pass was first seen.",
+    )
+    hit_clip_post_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=120,
+        description="A hit's event clip ends this long after the pass was last seen.",
+    )
+    hit_clip_queue: int = Field(
+        default=16,
+        ge=1,
+        le=256,
+        description="Hit clips waiting for their footage; a hit that finds the queue full says so (`clip: "
+        "null` with the reason).",
+    )
+    hotlist_public_key_files: list[Path] = Field(
+        default_factory=list,
+        max_length=8,
+        description="Ed25519 public keys (PEM) whose hotlist signatures are accepted (the controller's "
+        "keys: police or LEZ). Empty: the keys of `commands.central_public_key_files`.",
+    )
+    hotlist_max_entries: int = Field(
+        default=500_000, ge=1, le=5_000_000, description="Largest hotlist accepted, in entries."
+    )
+    hotlist_max_bytes: int = Field(
+        default=160 * 1024 * 1024,
+        ge=1024,
+        le=1024**3,
+        description="Largest hotlist accepted, in bytes of JSON. A list arrives inside a `set_hotlist` "
+        "command, so `commands.max_request_bytes` bounds it too.",
+    )
+    hotlist_max_validity_days: float = Field(
+        default=31.0, gt=0, le=366, description="A list valid for longer than this is refused."
+    )
+
+    _roi = field_validator("roi")(_check_polygon)
+
+    @field_validator("line")
+    @classmethod
+    def _line_inside(
+        cls, line: tuple[tuple[float, float], tuple[float, float]] | None
+    ) -> tuple[tuple[float, float], tuple[float, float]] | None:
+        if line is None:
+            return None
+        for x, y in line:
+            if not (math.isfinite(x) and math.isfinite(y) and 0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+                raise ValueError(f"point ({x}, {y}) is outside the image; coordinates are normalised to 0..1")
+        if line[0] == line[1]:
+            raise ValueError("the counting line needs two distinct points")
+        return line
+
+
 # --------------------------------------------------------------------------------------------- root
 
 
@@ -762,6 +942,7 @@ class EdgeConfig(_Model):
     diagnostics: DiagnosticsConfig = Field(
         default_factory=DiagnosticsConfig, description="Technicians' diagnostics page and metrics."
     )
+    anpr: AnprConfig = Field(default_factory=AnprConfig, description="Plate reading (ANPR); off by default.")
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Logging.")
 
 
@@ -807,8 +988,48 @@ def parse_config(data: object) -> EdgeConfig:
         raise ConfigError("\n".join(format_validation_errors(exc))) from None
 
 
+@dataclass(frozen=True, slots=True)
+class LoadedConfig:
+    """A configuration as the node starts with it: the YAML, and the remote override merged over it."""
+
+    config: EdgeConfig
+    """In force: the YAML with the override merged over it, or the YAML alone when there is none or it
+    was refused (``override.error``)."""
+    yaml_data: dict[str, Any] = field(hash=False)
+    """The YAML as parsed, before the override; ``set_config`` validates its changes against it."""
+    override: OverrideStatus
+
+
 def load_config(path: Path) -> EdgeConfig:
-    """Read and validate a configuration file."""
+    """Read and validate a configuration file, with the remote override (``set_config``) merged over it."""
+    return load_config_layers(path).config
+
+
+def load_config_layers(path: Path) -> LoadedConfig:
+    """Read and validate the YAML, then merge ``<node.state_dir>/config-override.json`` over it.
+
+    Raises ``ConfigError`` when the YAML itself is invalid. An unusable override does not stop the node:
+    it is refused as a whole, ``override.error`` says why, and the YAML alone is in force."""
+    data = _read_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError("the configuration must be a YAML mapping at the top level")
+    base = parse_config(data)
+    override_path = base.node.state_dir / OVERRIDE_NAME
+    try:
+        found = read_override(override_path)
+    except OverrideError as exc:
+        return LoadedConfig(base, data, OverrideStatus(override_path, error=str(exc)))
+    if found is None or not found.values:
+        return LoadedConfig(base, data, OverrideStatus(override_path))
+    try:
+        effective = parse_config(merged(data, found.values))
+    except ConfigError as exc:
+        problem = "; ".join(str(exc).splitlines())
+        return LoadedConfig(base, data, OverrideStatus(override_path, error=f"{override_path}: {problem}"))
+    return LoadedConfig(effective, data, OverrideStatus(override_path, dict(found.values)))
+
+
+def _read_yaml(path: Path) -> object:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -819,7 +1040,7 @@ def load_config(path: Path) -> EdgeConfig:
         data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {_describe_yaml_error(exc)}") from None
-    return parse_config(data)
+    return data
 
 
 class _StrictLoader(yaml.SafeLoader):

@@ -327,7 +327,15 @@ edge validate --config /etc/edge/edge.yaml
 `edge validate` exits 0 when the file is valid. Otherwise it exits 1 and lists **every** problem, one per
 line, each naming the field by its path, e.g. `camera.width` or `privacy.masks[0].polygon`. Unknown keys
 are errors, so a misspelt key is never silently ignored. Validation does no I/O beyond reading the file
-and reads no environment variables.
+(and the override below) and reads no environment variables.
+
+## Remote changes override the file
+
+The central system may change a few fields remotely with the signed `set_config` command. Those changes
+live in `<node.state_dir>/config-override.json` and are merged over this file at every start: schema
+defaults, then this file, then the override. `edge validate` says when an override is in force and
+which fields it sets. An override that cannot be used is refused as a whole and the node runs on this
+file alone (see [operations.md](operations.md#remote-configuration-changes-set_config)).
 
 ## Secrets come from files
 

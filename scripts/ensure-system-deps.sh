@@ -14,6 +14,15 @@ command -v useradd >/dev/null 2>&1 || [ -x /usr/sbin/useradd ] || need+=(passwd)
 # (Debian's chromium-driver is built from the same source version, so the two always match).
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+# `--train` (make models): the fonts the training plates are drawn with (models/training/platesynth.py).
+if [ "${1:-}" = "--train" ]; then
+  [ -f /usr/share/fonts/truetype/roboto/unhinted/RobotoCondensed-Bold.ttf ] || need+=(fonts-roboto-unhinted)
+  [ -f /usr/share/fonts/opentype/urw-base35/NimbusSansNarrow-Bold.otf ] || need+=(fonts-urw-base35)
+  [ -f /usr/share/fonts/truetype/liberation2/LiberationSans-Bold.ttf ] || need+=(fonts-liberation2)
+  [ -f /usr/share/fonts/truetype/freefont/FreeSansBold.ttf ] || need+=(fonts-freefont-ttf)
+  [ -f /usr/share/fonts/opentype/b612/B612-Bold.otf ] || need+=(fonts-b612)
+  [ -f /usr/share/fonts/truetype/noto/NotoSans-Bold.ttf ] || need+=(fonts-noto-core)
+fi
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -19,6 +19,8 @@ class Message:
     topic: str
     payload: bytes
     retain: bool
+    received_s: float = 0.0
+    """``time.monotonic()`` when the subscriber's network thread got it."""
 
     def json(self) -> Any:
         return json.loads(self.payload)
@@ -46,7 +48,7 @@ class Subscriber:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = lambda *_: self.connected.clear()
         self._client.on_message = lambda _c, _u, m: self.messages.put(
-            Message(m.topic, bytes(m.payload), bool(m.retain))
+            Message(m.topic, bytes(m.payload), bool(m.retain), time.monotonic())
         )
         self._client.on_subscribe = lambda *_: self.subscribed.set()
         self._client.reconnect_delay_set(1, 1)

@@ -95,7 +95,7 @@ def test_commands_are_answered_and_bad_ones_refused_and_audited(rig: Rig, broker
     assert rig.send("ping", validity_s=3600)["error"]["code"] == "validity_too_long"
     assert rig.send("format_disk")["error"]["code"] == "unknown_command"
     assert rig.send("ping", {"x": 1})["error"]["code"] == "bad_args"
-    assert rig.send("set_config", {})["error"]["code"] == "unsupported"
+    assert rig.send("set_config", {})["error"]["code"] == "bad_args"  # tests/test_commands_set_config.py
     assert rig.send("set_hotlist", {})["error"]["code"] == "unsupported"
     hold = {
         "from": "2026-01-01T00:00:00Z",

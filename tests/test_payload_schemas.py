@@ -21,7 +21,7 @@ def validator(name: str) -> jsonschema.protocols.Validator:
     schema = json.loads((SCHEMAS / f"{name}.schema.json").read_text())
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)  # type: ignore[no-any-return]
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)  # type: ignore[no-any-return,unused-ignore]
 
 
 def test_published_status_and_health_match_their_schemas(tmp_path: Path, broker: Broker) -> None:
@@ -84,3 +84,35 @@ def test_every_schema_is_valid_and_a_signed_request_matches_cmd_request() -> Non
     validator("cmd_request").validate(doc)
     with pytest.raises(jsonschema.ValidationError):
         validator("cmd_request").validate({**doc, "name": "rm_rf"})
+
+
+def test_asyncapi_describes_the_anpr_and_lez_topics_and_set_hotlist() -> None:
+    doc = yaml.safe_load(ASYNCAPI.read_text())
+    addresses = {c["address"] for c in doc["channels"].values()}
+    assert {
+        "cams/{node_id}/anpr/read",
+        "cams/{node_id}/anpr/hit",
+        "cams/{node_id}/lez/read",
+        "cams/{node_id}/lez/evidence",
+    } <= addresses
+    schemas = {m["payload"]["$ref"].rsplit("/", 1)[-1] for m in doc["components"]["messages"].values()}
+    assert {f"{n}.schema.json" for n in ("anpr_read", "anpr_hit", "lez_read", "lez_evidence")} <= schemas
+    assert "set_hotlist" in doc["channels"]["cmd"]["description"]
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from edge.ctl.send import make_request
+
+    request = make_request(
+        "set_hotlist", {"bundle": {"schema": "edge.hotlist/1"}}, Ed25519PrivateKey.generate(), issuer="op"
+    )
+    validator("cmd_request").validate(request)
+
+
+def test_lez_schemas_have_no_overview_image() -> None:
+    # Requirement 15: a LEZ record carries plate, country, time, place and crop, never an overview.
+    for name in ("lez_read", "lez_evidence"):
+        schema = json.loads((SCHEMAS / f"{name}.schema.json").read_text())
+        assert schema["additionalProperties"] is False
+        assert not any("overview" in key for key in schema["properties"])
+        assert {"plate", "country", "ts", "location", "crop_jpeg_b64", "mask_id"} <= set(schema["required"])

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from edge.privacy import AppliedMasks, MaskSet, MaskSetError, Polygon, box_overlaps_masks
 from edge.privacy.geometry import ViewTransform
 from edge.privacy.masks import validate_mask_set
+from tests.fuzzing import examples
 from tests.test_privacy_scene import demo_masks
 
 FILL = (250, 1, 2)
@@ -33,7 +34,9 @@ def star_polygons(draw: st.DrawFn) -> tuple[tuple[float, float], ...]:
     )
 
 
-@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=examples(60), deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(
     polygons=st.lists(star_polygons(), min_size=1, max_size=3),
     mode=st.sampled_from(["solid", "pixelate", "blur"]),
@@ -118,7 +121,7 @@ def test_the_overlap_rule_follows_the_drift_compensation() -> None:
     assert box_overlaps_masks(box, AppliedMasks(masks, ViewTransform(m02=0.2)), 1000, 500)
 
 
-@settings(max_examples=40, deadline=None, database=None)
+@settings(max_examples=examples(40), deadline=None, database=None)
 @given(
     x=st.floats(-50, 400),
     y=st.floats(-50, 250),

@@ -1,4 +1,7 @@
 """Plate detection and reading on masked frames (TFLite models trained by ``models/``).
 
-Not built yet: the fan-out already has the slot for it (latest-frame policy).
+``recognizer`` (detector, reader, country, grammar) reads plates in one image; ``tracker`` votes each
+vehicle's reads to one ``VehiclePass``; ``service`` is the node's ANPR stage, ``publish`` and ``records``
+turn passes into MQTT records per profile (police or LEZ), ``lists`` and ``hotlist`` hold the hotlists,
+``clips`` exports a hit's event clip, ``stats`` counts the capture rate. See docs/anpr.md.
 """

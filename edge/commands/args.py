@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from edge.config import MaskConfig
@@ -41,6 +43,18 @@ class ResendClipArgs(_Args):
 
 class SetMasksArgs(_Args):
     masks: list[MaskConfig] = Field(max_length=64)
+
+
+class SetConfigArgs(_Args):
+    values: dict[str, Any] = Field(default_factory=dict, max_length=64)
+    """Dotted key (e.g. ``mqtt.health_interval_s``) → new value; see ``edge.config_override``."""
+    reset: list[str] = Field(default_factory=list, max_length=64)
+    """Dotted keys that go back to the YAML's value."""
+
+
+class SetHotlistArgs(_Args):
+    bundle: dict[str, Any]
+    """A signed ``edge.hotlist/1`` bundle (docs/hotlists.md), checked by ``anpr.hotlist.parse_bundle``."""
 
 
 def ns(t: AwareDatetime) -> int:

@@ -5,7 +5,8 @@ The export folder's files (sealed segments, ``manifest.sig``, ``manifest.json`` 
 file, offset, base64 data and the SHA-256 of its bytes; the meta lists every file with size, SHA-256 and
 chunk range. Chunks and meta go through the outbox (priority ``CLIP``, after hits, events and reads), so a
 transfer survives outages and restarts; ``resend_clip`` sends chosen chunks again from the kept folder.
-There is no bandwidth cap yet: the outbox's send window is the only throttle.
+The bandwidth cap (``mqtt.clip_max_bytes_per_s``) is applied by the uplink's sender, where clip messages
+leave the outbox; old export folders are removed by ``edge.commands.exports``.
 """
 
 from __future__ import annotations

@@ -9,8 +9,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from edge.anpr.lists import NodeHotlists
 from edge.audit import AuditLog
 from edge.clock import Clock
+from edge.commands.config_update import ConfigUpdater
+from edge.commands.exports import ExportSweeper
 from edge.commands.handlers import CommandContext, Handlers
 from edge.commands.parse import ParseLimits
 from edge.commands.replay import ReplayGuard
@@ -21,6 +24,7 @@ from edge.privacy import PrivacyStage
 from edge.storage.errors import StorageError
 from edge.storage.factory import load_device_key
 from edge.storage.keys import fingerprint, load_ed25519_public
+from edge.storage.retention import RetentionPolicy
 from edge.storage.store import SegmentStore
 from edge.uplink import Uplink
 from edge.uplink.outbox import Priority
@@ -67,9 +71,40 @@ def build_command_service(
     store: SegmentStore | None,
     request_restart: Callable[[int], None],
     stop: threading.Event,
+    hotlists: NodeHotlists | None = None,
+    config_updater: ConfigUpdater | None = None,
 ) -> CommandService:
     node_id = config.node.id
     topics = uplink.topics
+    exports_dir = config.node.state_dir / "exports"
+    sweeper = ExportSweeper(
+        exports_dir,
+        pending=lambda clip_id: uplink.outbox.pending("clip", topics.clip(f"clip/{clip_id}/")),
+        keep_s=config.commands.clip_keep_s,
+        max_age_h=config.commands.clip_max_age_h,
+        time_ns=clock.time_ns,
+        monotonic_ns=clock.monotonic_ns,
+        audit=audit,
+    )
+    sweeper.sweep_at_start()  # before the commands thread exists: nothing else touches the folders yet
+    if config_updater is not None:
+        config_updater.add_live(
+            ["mqtt.clip_max_bytes_per_s"], lambda c: uplink.set_clip_rate(c.mqtt.clip_max_bytes_per_s)
+        )
+        config_updater.add_live(
+            ["commands.clip_keep_s", "commands.clip_max_age_h"],
+            lambda c: sweeper.set_limits(c.commands.clip_keep_s, c.commands.clip_max_age_h),
+        )
+        if store is not None:
+            config_updater.add_live(
+                [
+                    "storage.max_age_days",
+                    "storage.quota_bytes",
+                    "storage.min_free_share",
+                    "storage.held_alarm_share",
+                ],
+                lambda c: store.set_policy(RetentionPolicy.from_config(c.storage)),
+            )
 
     def send_clip(suffix: str, body: dict[str, Any]) -> None:
         uplink.send("clip", topics.clip(suffix), body, Priority.CLIP)
@@ -87,11 +122,13 @@ def build_command_service(
         privacy_config=config.privacy,
         store=store,
         device_key=lambda: load_device_key(config.storage),
-        exports_dir=config.node.state_dir / "exports",
+        exports_dir=exports_dir,
         chunk_bytes=config.commands.clip_chunk_bytes,
         send_clip=send_clip,
         outbox_room_bytes=uplink.outbox.room_bytes,
         request_restart=request_restart,
+        hotlists=hotlists,
+        set_config=None if config_updater is None else config_updater.update,
     )
     service = CommandService(
         Handlers(ctx),
@@ -102,6 +139,7 @@ def build_command_service(
         answer,
         clock.time_ns,
         stop,
+        housekeeping=sweeper.sweep,
     )
     uplink.subscribe(topics.cmd, service.offer)
     return service

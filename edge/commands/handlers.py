@@ -14,12 +14,16 @@ from typing import Any, TypeVar
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel, ValidationError
 
+from edge.anpr.hotlist import HotlistError, HotlistErrorCode
+from edge.anpr.lists import NodeHotlists
 from edge.commands.args import (
     ExportArgs,
     HoldArgs,
     NoArgs,
     ReleaseArgs,
     ResendClipArgs,
+    SetConfigArgs,
+    SetHotlistArgs,
     SetMasksArgs,
     ns,
 )
@@ -61,6 +65,24 @@ class CommandContext:
     outbox_room_bytes: Callable[[], int]
     """Room left in the outbox: a clip that does not fit would push out its own first chunks."""
     request_restart: Callable[[int], None]
+    hotlists: NodeHotlists | None = None
+    """None when ANPR is off: ``set_hotlist`` answers ``unsupported``."""
+    set_config: Callable[[dict[str, Any], list[str], str], dict[str, Any]] | None = None
+    """``ConfigUpdater.update`` (values, reset, actor); None: ``set_config`` answers ``unsupported``."""
+
+
+_HOTLIST_ERRORS = {
+    HotlistErrorCode.MALFORMED: ErrorCode.BAD_ARGS,
+    HotlistErrorCode.TOO_LARGE: ErrorCode.TOO_LARGE,
+    HotlistErrorCode.BAD_SIGNATURE: ErrorCode.BAD_SIGNATURE,
+    HotlistErrorCode.EXPIRED: ErrorCode.EXPIRED,
+    HotlistErrorCode.NOT_YET_VALID: ErrorCode.NOT_YET_VALID,
+    HotlistErrorCode.VALIDITY_TOO_LONG: ErrorCode.VALIDITY_TOO_LONG,
+    HotlistErrorCode.WRONG_PURPOSE: ErrorCode.REFUSED,
+    HotlistErrorCode.STALE_VERSION: ErrorCode.REFUSED,
+    HotlistErrorCode.STORAGE: ErrorCode.FAILED,
+}
+"""A refused bundle's code as a command error; the message keeps the hotlist code (``stale_version: ...``)."""
 
 
 class Handlers:
@@ -204,13 +226,28 @@ class Handlers:
         return {"requested": True, "takes_effect": "next frame"}
 
     def _set_config(self, cmd: Command) -> dict[str, Any]:
-        raise CommandError(
-            ErrorCode.UNSUPPORTED,
-            "set_config is not supported yet: change the configuration file and restart",
-        )
+        a = _args(SetConfigArgs, cmd)
+        if self._ctx.set_config is None:
+            raise CommandError(ErrorCode.UNSUPPORTED, "set_config is not wired on this node")
+        return self._ctx.set_config(a.values, a.reset, cmd.issuer)
 
     def _set_hotlist(self, cmd: Command) -> dict[str, Any]:
-        raise CommandError(ErrorCode.UNSUPPORTED, "set_hotlist: ANPR is not built on this node yet")
+        hotlists = self._ctx.hotlists
+        if hotlists is None:
+            raise CommandError(ErrorCode.UNSUPPORTED, "ANPR is off on this node: it holds no hotlists")
+        a = _args(SetHotlistArgs, cmd)
+        try:
+            bundle = hotlists.load(a.bundle, actor=cmd.issuer)
+        except HotlistError as exc:
+            raise CommandError(_HOTLIST_ERRORS[exc.code], str(exc)) from None
+        return {
+            "list_id": bundle.list_id,
+            "purpose": bundle.purpose.value,
+            "version": bundle.version,
+            "entries": len(bundle.entries),
+            "expires_at": bundle.expires_at,
+            "key_id": bundle.key_id,
+        }
 
     def _restart(self, cmd: Command) -> dict[str, Any]:
         _args(NoArgs, cmd)

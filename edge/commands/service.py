@@ -5,6 +5,9 @@ one request at a time. Every request — good, bad, forged, expired, replayed or
 (with its id when one could be read) and an audit entry; nothing a sender can put in a request stops the
 loop. A request arriving while the queue is full is dropped, counted and logged (it cannot be answered
 without the work the full queue is protecting against).
+
+Between requests the same thread runs ``housekeeping`` (if given) every ``HOUSEKEEPING_S`` seconds: the
+clean-up of export folders, which must not race the commands that write and read them.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +31,7 @@ from edge.commands.replay import ReplayGuard
 log = logging.getLogger(__name__)
 
 QUEUE_CAPACITY = 32
+HOUSEKEEPING_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +54,11 @@ class CommandService:
         answer: Callable[[dict[str, Any]], None],
         time_ns: Callable[[], int],
         stop: threading.Event,
+        housekeeping: Callable[[], object] | None = None,
     ) -> None:
         self._handlers = handlers
+        self._housekeeping = housekeeping
+        self._next_housekeeping = 0.0
         self._keys = keys
         self._limits = limits
         self._replay = replay
@@ -89,16 +97,27 @@ class CommandService:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            raw: bytes | None
             try:
                 raw = self._queue.get(timeout=0.5)
             except queue.Empty:
-                continue
+                raw = None
             try:
-                self.handle(raw)
+                if raw is not None:
+                    self.handle(raw)
+                self._housekeep()
             except Exception:  # one broad catch per loop: log, count, carry on
-                log.exception("command handling failed")
-                with self._lock:
-                    self._failed += 1
+                log.exception("command handling or housekeeping failed")
+                if raw is not None:
+                    with self._lock:
+                        self._failed += 1
+
+    def _housekeep(self) -> None:
+        now = time.monotonic()
+        if self._housekeeping is None or now < self._next_housekeeping:
+            return
+        self._next_housekeeping = now + HOUSEKEEPING_S
+        self._housekeeping()
 
     def handle(self, raw: bytes) -> Result:
         """Verify, run, audit and answer one request; returns the result it sent."""

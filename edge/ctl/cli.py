@@ -129,6 +129,62 @@ def _cmd_send(args: argparse.Namespace) -> int:
     return 0 if result.get("ok") is True else 1
 
 
+def _cmd_hotlist_make(args: argparse.Namespace) -> int:
+    from edge.anpr.hotlist import Purpose
+    from edge.ctl.hotlist import MakeOptions, ProgressLine, make, read_csv
+    from edge.storage.keys import load_ed25519_private
+
+    key = load_ed25519_private(args.key)
+    rows = read_csv(args.input)
+    opts = MakeOptions(
+        args.list_id,
+        Purpose(args.purpose),
+        args.version,
+        args.valid_days,
+        args.issuer,
+        args.iterations,
+        args.workers,
+    )
+    count = make(rows, key, opts, args.out, ProgressLine(sys.stderr))
+    print(f"wrote {args.out}: list {args.list_id} v{args.version} ({args.purpose}), {count} entries")
+    return 0
+
+
+def _cmd_hotlist_inspect(args: argparse.Namespace) -> int:
+    from edge.ctl.hotlist import inspect
+    from edge.storage.keys import load_ed25519_public
+
+    keys = None if args.pub is None else [load_ed25519_public(args.pub)]
+    for line in inspect(args.bundle, keys):
+        print(line)
+    return 0
+
+
+def _add_hotlist_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    hot = sub.add_parser("hotlist", help="make and inspect signed hotlist bundles (plates as keyed hashes)")
+    hot_sub = hot.add_subparsers(dest="hotlist_command", required=True, metavar="ACTION")
+    mk = hot_sub.add_parser("make", help="hash and sign a plate,category,ref CSV into a bundle")
+    mk.add_argument("--key", type=Path, required=True, help="central Ed25519 signing key (PEM)")
+    mk.add_argument("--list-id", required=True, help="the list's id, e.g. police-national")
+    mk.add_argument("--purpose", required=True, choices=["police", "lez"], help="police or lez")
+    mk.add_argument("--version", type=int, required=True, help="must be higher than the one nodes hold")
+    mk.add_argument("--valid-days", type=float, default=7.0, help="days until it expires (default 7, max 31)")
+    mk.add_argument("--issuer", default=os.environ.get("USER", "edgectl"), help="who issues (default $USER)")
+    mk.add_argument("--iterations", type=int, default=20_000, help="PBKDF2 iterations (default 20000)")
+    mk.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="hashing threads (default: CPUs)"
+    )
+    mk.add_argument("--in", dest="input", type=Path, required=True, help="CSV with header plate,category,ref")
+    mk.add_argument("--out", type=Path, required=True, help="the bundle to write (must not exist)")
+    mk.set_defaults(func=_cmd_hotlist_make)
+    ins = hot_sub.add_parser("inspect", help="print a bundle's header and entry count (nothing secret)")
+    ins.add_argument("bundle", type=Path, metavar="BUNDLE", help="a bundle .json")
+    ins.add_argument(
+        "--pub", type=Path, default=None, help="central Ed25519 public key: verify the signature"
+    )
+    ins.set_defaults(func=_cmd_hotlist_inspect)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edgectl", description="Central-side tool for edge camera nodes.")
     parser.add_argument("--version", action="version", version=f"edgectl {__version__}")
@@ -183,6 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     snd.add_argument("--save-jpeg", type=Path, default=None, help="snapshot: write the JPEG here")
     snd.set_defaults(func=_cmd_send)
+
+    _add_hotlist_parser(sub)
 
     aud = sub.add_parser("audit", help="audit log tools")
     aud_sub = aud.add_subparsers(dest="audit_command", required=True, metavar="ACTION")

@@ -2,7 +2,8 @@
 
 Redeliveries (same ``msg_id``) are expected: delivery is at least once. A ``seq`` that skips numbers in a
 stream is a gap: messages the node's outbox dropped by policy (``event/outbox_overflow`` says how many),
-or, for ``health``, reports superseded while the broker was away (not reported as gaps). A message that
+or, for ``health`` and ``outbox_overflow``, reports superseded by a newer one before they were sent (not
+reported as gaps: the newest one holds everything). A message that
 arrives after a later one of its stream fills its gap and is reported as late.
 """
 
@@ -12,7 +13,7 @@ import collections
 import json
 from dataclasses import dataclass
 
-COALESCED_STREAMS = frozenset({"health"})
+COALESCED_STREAMS = frozenset({"health", "outbox_overflow"})
 
 
 @dataclass(frozen=True, slots=True)

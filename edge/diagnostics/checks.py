@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from edge.config import EdgeConfig, MqttConfig
 
@@ -128,7 +129,16 @@ def check_disk(state_dir: Path) -> CheckResult:
     return _timed("disk", started, CheckStatus.PASS, f"{state_dir}: 4 KiB written, synced and read back")
 
 
-def check_models() -> CheckResult:
+def check_models(anpr: dict[str, Any] | None = None) -> CheckResult:
+    """The ANPR models as the running stage reports them (its health section); skipped when ANPR is off."""
+    doc = anpr or {}
+    state = doc.get("state", "off")
+    if state == "running":
+        return CheckResult("model", CheckStatus.PASS, f"{doc.get('model_version')} on {doc.get('runtime')}")
+    if state == "disabled":
+        return CheckResult("model", CheckStatus.FAIL, f"ANPR disabled: {doc.get('reason')}")
+    if state == "starting":
+        return CheckResult("model", CheckStatus.WARN, "the models load with the first frame")
     return CheckResult("model", CheckStatus.SKIPPED, "skipped: ANPR not installed")
 
 

@@ -36,6 +36,10 @@ class HealthReport:
     recorder: RecorderState | None
     recording_error: str
     system: SystemMetrics
+    anpr: dict[str, Any] = dataclasses.field(default_factory=lambda: {"state": "off"})
+    """The ANPR stage's own JSON section (``edge.anpr.service``): state, models, capture rate, hotlists."""
+    config: dict[str, Any] | None = None
+    """The remote configuration override (``edge.config_override.OverrideStatus.to_json``)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -53,6 +57,8 @@ class HealthReport:
                 "recorder": None if self.recorder is None else _plain(self.recorder),
             },
             "system": _plain(self.system),
+            "anpr": self.anpr,
+            **({} if self.config is None else {"config": self.config}),
         }
 
 
@@ -68,6 +74,8 @@ def assess(
     recording_error: str,
     system: SystemMetrics,
     stall_after_s: float,
+    anpr: dict[str, Any] | None = None,
+    config: dict[str, Any] | None = None,
 ) -> HealthReport:
     """Turn the parts' states into a green / amber / red verdict with human-readable reasons."""
     red: list[str] = []
@@ -75,6 +83,10 @@ def assess(
     _camera_and_privacy(camera, privacy, red, amber)
     _stages(stages, stall_after_s, red, amber)
     _recording(storage, recorder, recording_error, red, amber)
+    anpr_doc = anpr if anpr is not None else {"state": "off"}
+    _anpr(anpr_doc, amber)
+    if config is not None and config.get("override_error"):
+        amber.append(f"configuration override refused, running on the YAML alone: {config['override_error']}")
     if not uplink.connected:
         amber.append(f"broker {uplink.broker} unreachable: {uplink.last_error or 'connecting'}")
     if system.disk_used_share is not None and system.disk_used_share > 0.95:
@@ -92,6 +104,8 @@ def assess(
         recorder=recorder,
         recording_error=recording_error,
         system=system,
+        anpr=anpr_doc,
+        config=config,
     )
 
 
@@ -136,6 +150,15 @@ def _recording(
             amber.append(f"storage repaired {storage.reconcile.repairs} files after an unclean stop")
     if recorder is not None and recorder.frames_lost:
         amber.append(f"recorder lost {recorder.frames_lost} frames")
+
+
+def _anpr(anpr: dict[str, Any], amber: list[str]) -> None:
+    # Enabled but not reading plates is never green; recording and everything else carry on regardless.
+    if anpr.get("state") == "disabled":
+        amber.append(f"anpr disabled: {anpr.get('reason') or 'unknown reason'}")
+    hotlists = anpr.get("hotlists") or {}
+    if hotlists.get("error"):
+        amber.append(f"anpr: {hotlists['error']}")
 
 
 def _plain(obj: Any) -> dict[str, Any]:

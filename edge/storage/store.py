@@ -108,6 +108,11 @@ class SegmentStore:
         with self._lock:
             self._index.close()
 
+    def set_policy(self, policy: RetentionPolicy) -> None:
+        """New retention rules at run time (``set_config``); the next write or retention run applies them."""
+        with self._lock:
+            self.policy = policy
+
     # ------------------------------------------------------------------------------------ writing
 
     def store(self, video: EncodedVideo, start_ns: int, end_ns: int, mask_id: str, encoder: str) -> Segment:

@@ -9,6 +9,11 @@ messages in priority order while connected, keeps at most ``mqtt.max_inflight`` 
 and deletes a message only when paho reports the broker's PUBACK for its mid. paho keeps unacknowledged
 QoS 1 messages across reconnects and resends them itself, so the mid → row mapping survives reconnects;
 after a restart the outbox simply sends every stored row again (the centre de-duplicates by ``msg_id``).
+
+Clip bandwidth cap (``mqtt.clip_max_bytes_per_s``): the sender draws ``Priority.CLIP`` rows against a
+``TokenBucket`` and leaves them in the outbox while it is empty; every other priority is claimed as before,
+so hits, events, reads and health never queue behind a clip. The cap is applied where messages leave the
+outbox, so it also paces clips resent after an outage or a restart.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from edge.config import MqttConfig
 from edge.errors import UplinkError
 from edge.uplink.outbox import OVERFLOW_KIND, Outbox, OutboxState, Priority
 from edge.uplink.payloads import event_doc, status_payload
+from edge.uplink.ratelimit import TokenBucket
 from edge.uplink.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -101,6 +107,7 @@ class Uplink:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._drain_until = 0.0
+        self._clip_bucket = TokenBucket(config.clip_max_bytes_per_s, time.monotonic())
         self._subscriptions: dict[str, Callable[[bytes], None]] = {}
         self._sender = threading.Thread(target=self._send_loop, name="uplink-sender", daemon=True)
 
@@ -185,6 +192,11 @@ class Uplink:
             self._last_error = mqtt.error_string(info.rc)
             return False
 
+    def set_clip_rate(self, bytes_per_s: int) -> None:
+        """Change the clip bandwidth cap at run time (0: none); takes effect at the sender's next claim."""
+        self._clip_bucket.set_rate(bytes_per_s, time.monotonic())
+        self._wake.set()
+
     def stop(self, timeout_s: float = 2.0) -> None:
         """Stop the sender (it goes on sending for up to ``timeout_s`` while connected; whatever is not
         acknowledged by then stays in the outbox for the next start), publish ``offline`` (a clean
@@ -239,7 +251,9 @@ class Uplink:
                 log.exception("outbox sender failed; retrying")
                 with self._lock:
                     self._last_error = "outbox sender error (see log)"
-            self._wake.wait(0.5)
+            # While the clip bucket is empty, wake when it holds tokens again (clips may be waiting).
+            refill_s = self._clip_bucket.wait_s(time.monotonic())
+            self._wake.wait(min(0.5, max(0.005, refill_s)) if refill_s else 0.5)
             self._wake.clear()
 
     def _drained(self) -> bool:
@@ -264,12 +278,15 @@ class Uplink:
         room = self._config.max_inflight - len(self._inflight)
         if room <= 0:
             return
-        batch = self.outbox.claim(room)
+        clip_budget = self._clip_bucket.available(time.monotonic())
+        batch = self.outbox.claim(room, None if clip_budget is None else {Priority.CLIP: clip_budget})
         for i, msg in enumerate(batch):
             info = self._client.publish(msg.topic, msg.payload, qos=1)
             # NO_CONN: paho keeps the message and sends it after reconnecting, like an in-flight one.
             if info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
                 self._inflight[info.mid] = msg.row_id
+                if msg.priority is Priority.CLIP:
+                    self._clip_bucket.take(len(msg.payload), time.monotonic())
                 with self._lock:
                     self._published += 1
                 continue

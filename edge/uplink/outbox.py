@@ -8,7 +8,9 @@ node and stream, increasing by one, persisted in the same transaction as the row
 de-duplicate redeliveries and detect gaps. Streams whose messages are coalesced (``health``) have gaps by
 design; every other stream is gap-free unless the overflow policy dropped messages, which it reports.
 
-Order. ``claim`` hands out rows by priority (``Priority``, lowest value first), then by age.
+Order. ``claim`` hands out rows by priority (``Priority``, lowest value first), then by age. A caller may
+give a priority a byte budget (the uplink's clip bandwidth cap): rows of that priority are then handed out
+only while the budget lasts, and the rows behind them (less important ones too) are not held up.
 
 Bound and overflow policy, applied on ``enqueue`` when ``max_messages`` or ``max_bytes`` would be exceeded:
   1. health is coalesced: only the newest unclaimed health message is ever kept (on every enqueue);
@@ -17,7 +19,8 @@ Bound and overflow policy, applied on ``enqueue`` when ``max_messages`` or ``max
      messages in the way is itself dropped;
   3. any drop is counted per stream (persisted) and reported once by an ``event/outbox_overflow`` message
      carrying the totals, which replaces the previous unsent report. Plate reads are therefore never dropped
-     silently.
+     silently. The reports have a stream of their own (``outbox_overflow``): a superseded report leaves a
+     gap there by design (like ``health``: the newest report holds the totals), never in ``event``.
 
 Threading: every method takes the one lock; SQLite is used from whichever thread calls (the connection is
 shared and serialised by that lock).
@@ -31,7 +34,7 @@ import logging
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +43,7 @@ from edge.sqlitefile import is_corruption, quarantine
 
 log = logging.getLogger(__name__)
 
-OVERFLOW_STREAM = "event"
+OVERFLOW_STREAM = "outbox_overflow"
 OVERFLOW_KIND = "outbox_overflow"
 
 _SCHEMA = """
@@ -89,6 +92,7 @@ class OutboxMessage:
     row_id: int
     topic: str
     payload: bytes
+    priority: Priority
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,18 +217,45 @@ class Outbox:
 
     # the sender (one thread)
 
-    def claim(self, limit: int) -> list[OutboxMessage]:
+    def claim(self, limit: int, budgets: Mapping[Priority, float] | None = None) -> list[OutboxMessage]:
         """Up to ``limit`` messages not yet handed out, most important first. A claimed message stays
-        stored until ``ack``; claims live in memory, so after a restart everything is sent again."""
+        stored until ``ack``; claims live in memory, so after a restart everything is sent again.
+
+        ``budgets``: payload bytes that may be handed out per priority. A row of such a priority is handed
+        out while its budget is above zero (the last one may overdraw it); once it is spent, that
+        priority's rows are skipped and the rest (less important ones too) go ahead."""
+        left = dict(budgets or {})
+        spent = sorted(int(p) for p, b in left.items() if b <= 0)
+        where = f"WHERE priority NOT IN ({', '.join('?' * len(spent))}) " if spent else ""
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, topic, payload FROM messages ORDER BY priority, id LIMIT ?",
-                (len(self._claimed) + limit,),
+                f"SELECT id, topic, payload, priority FROM messages {where}"  # noqa: S608 - placeholders only
+                "ORDER BY priority, id LIMIT ?",
+                (*spent, len(self._claimed) + limit),
             ).fetchall()
-            rows = [r for r in rows if int(r[0]) not in self._claimed][:limit]
-            out = [OutboxMessage(int(r[0]), str(r[1]), bytes(r[2])) for r in rows]
+            out: list[OutboxMessage] = []
+            for row in rows:
+                if len(out) == limit:
+                    break
+                msg = OutboxMessage(int(row[0]), str(row[1]), bytes(row[2]), Priority(int(row[3])))
+                if msg.row_id in self._claimed:
+                    continue
+                if msg.priority in left:
+                    if left[msg.priority] <= 0:
+                        continue
+                    left[msg.priority] -= len(msg.payload)
+                out.append(msg)
             self._claimed.update(m.row_id for m in out)
             return out
+
+    def pending(self, stream: str, topic_prefix: str) -> int:
+        """Stored messages (claimed or not) of ``stream`` whose topic starts with ``topic_prefix``."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT count(*) FROM messages WHERE stream = ? AND substr(topic, 1, ?) = ?",
+                (stream, len(topic_prefix), topic_prefix),
+            ).fetchone()
+            return int(row[0])
 
     def unclaim(self, row_id: int) -> None:
         """The client refused the message; offer it again."""

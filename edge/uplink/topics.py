@@ -42,6 +42,26 @@ class Topics:
         """Audit log entries, hash-chained and signed by the device key."""
         return f"{self.root}/audit"
 
+    @property
+    def anpr_read(self) -> str:
+        """Police ANPR: one read record per vehicle pass (``edge.anpr_read/1``)."""
+        return f"{self.root}/anpr/read"
+
+    @property
+    def anpr_hit(self) -> str:
+        """Police ANPR: a read that matched a police hotlist (``edge.anpr_hit/1``), the top priority."""
+        return f"{self.root}/anpr/hit"
+
+    @property
+    def lez_read(self) -> str:
+        """LEZ profile without a LEZ list: the minimal read (``edge.lez_read/1``)."""
+        return f"{self.root}/lez/read"
+
+    @property
+    def lez_evidence(self) -> str:
+        """LEZ profile with a LEZ list: a read of a listed, not admitted vehicle (``edge.lez_evidence/1``)."""
+        return f"{self.root}/lez/evidence"
+
     def clip(self, suffix: str) -> str:
         """``clip/<clip_id>/chunk/<n>`` and ``clip/<clip_id>/meta``."""
         return f"{self.root}/{suffix}"

@@ -102,5 +102,5 @@ class NodeDiagnostics:
             check_frames(age_s, config.pipeline.stall_after_s),
             check_broker_round_trip(config.mqtt, config.node.id, config.diagnostics.selftest_timeout_s),
             check_disk(config.node.state_dir),
-            check_models(),
+            check_models(self._node.health().anpr),
         )

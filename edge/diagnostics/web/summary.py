@@ -8,7 +8,7 @@ from edge.diagnostics.focus import focus_score
 from edge.diagnostics.timesync import TimeSync
 from edge.diagnostics.web.view import MaskOutlines, NodeView, PreviewImage
 
-NO_MODELS = "no models (ANPR not installed)"
+NO_MODELS = "no models (ANPR is off on this node)"
 
 
 def state_document(view: NodeView, time_sync: TimeSync) -> dict[str, Any]:
@@ -57,7 +57,8 @@ def state_document(view: NodeView, time_sync: TimeSync) -> dict[str, Any]:
             {"ts_ns": e.ts_ns, "kind": e.kind, "cause": e.cause, "actor": e.actor}
             for e in view.recent_events()
         ],
-        "models": NO_MODELS,
+        "models": models_text(body["anpr"]),
+        "anpr": _anpr(body["anpr"]),
         "time_sync": {"state": time_sync.state, "source": time_sync.source},
         "masks": {
             "width": outlines.width,
@@ -67,6 +68,24 @@ def state_document(view: NodeView, time_sync: TimeSync) -> dict[str, Any]:
             ],
         },
     }
+
+
+def models_text(anpr: dict[str, Any]) -> str:
+    """The page's one-line model state: versions and runtime, or why there are none."""
+    state = anpr.get("state")
+    if state == "running":
+        return f"{anpr.get('model_version')} ({anpr.get('precision')}, {anpr.get('runtime')})"
+    if state == "disabled":
+        return f"ANPR disabled: {anpr.get('reason')}"
+    if state == "starting":
+        return "loading with the first frame"
+    return NO_MODELS
+
+
+def _anpr(anpr: dict[str, Any]) -> dict[str, Any]:
+    # Counters and states only: nothing in the health section names a plate.
+    keys = ("state", "reason", "profile", "capture", "hotlists", "lez")
+    return {k: anpr[k] for k in keys if k in anpr}
 
 
 def _focus(preview: PreviewImage | None, outlines: MaskOutlines) -> float | None:

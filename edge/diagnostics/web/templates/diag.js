@@ -99,6 +99,29 @@
       const dd = document.createElement("dd"); dd.textContent = v;
       storage.append(dt, dd);
     }
+    const anpr = $("anpr");
+    anpr.replaceChildren();
+    const p = s.anpr;
+    const arows = [["ANPR", p.state + (p.reason ? ": " + p.reason : "") +
+      (p.profile ? " (" + p.profile + ")" : "")]];
+    if (p.capture) {
+      const c = p.capture;
+      arows.push(["Vehicles", c.vehicles + " tracked, " + c.read + " read" +
+        (c.capture_rate === null ? "" : " (" + (c.capture_rate * 100).toFixed(1) + " %)")]);
+      arows.push(["Confidence", c.mean_confidence === null ? "–" : c.mean_confidence.toFixed(3)]);
+      arows.push(["Time per frame", c.ms_p50 === null ? "–" : c.ms_p50 + " ms (p95 " + c.ms_p95 + " ms)"]);
+    }
+    if (p.hotlists) {
+      const active = p.hotlists.lists.filter((l) => l.active).length;
+      arows.push(["Hotlists", active + " in force of " + p.hotlists.lists.length +
+        (p.hotlists.error ? " (" + p.hotlists.error + ")" : "")]);
+    }
+    if (p.lez) { arows.push(["LEZ", p.lez.evidence + " evidence, " + p.lez.dropped + " dropped"]); }
+    for (const [k, v] of arows) {
+      const dt = document.createElement("dt"); dt.textContent = k;
+      const dd = document.createElement("dd"); dd.textContent = v;
+      anpr.append(dt, dd);
+    }
     const events = $("events");
     events.replaceChildren();
     if (s.events.length === 0) { li(events, "none", "muted"); }

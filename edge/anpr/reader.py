@@ -1,0 +1,84 @@
+"""The plate reader: a CTC model over 32 columns, decoded greedily with a confidence per character."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.anpr.manifest import ModelFile
+from edge.anpr.runtime import ModelError, TFLiteModel
+from edge.capture.synthetic.imaging import U8
+
+_BUCKETS = (1, 2, 4, 8, 16)
+
+
+@dataclass(frozen=True, slots=True)
+class RawRead:
+    text: str
+    """A-Z0-9 as the model read it (no grammar applied)."""
+    char_conf: tuple[float, ...]
+    """Per character: the peak probability of that character in its run of columns."""
+
+    @property
+    def confidence(self) -> float:
+        """Geometric mean of the character confidences (0 for an empty read)."""
+        if not self.char_conf:
+            return 0.0
+        return float(np.exp(np.mean(np.log(np.maximum(self.char_conf, 1e-6)))))
+
+
+class PlateReader:
+    def __init__(self, model: ModelFile, *, threads: int) -> None:
+        info = model.info
+        self.version = model.version
+        self.alphabet = str(info.get("alphabet", ""))
+        self.blank = int(info.get("blank_index", 0))
+        shape = info.get("input", {}).get("shape", [1, 32, 128, 1])
+        self.height, self.width = int(shape[1]), int(shape[2])
+        if not self.alphabet or self.blank != 0:
+            raise ModelError(
+                f"reader {model.version}: manifest lacks the alphabet or uses another blank index"
+            )
+        self._content = model.verified_bytes()
+        self._threads = threads
+        # One interpreter per batch size: resizing an interpreter's input reallocates all its tensors,
+        # which costs more than reading a plate. Batches are padded up to the next bucket.
+        self._models: dict[int, TFLiteModel] = {1: self._load()}
+
+    def _load(self) -> TFLiteModel:
+        return TFLiteModel(self._content, threads=self._threads, name=f"reader {self.version}")
+
+    def read(self, images: list[U8]) -> list[RawRead]:
+        """Read a batch of ``reader_input`` images (grey, ``height`` x ``width``)."""
+        out: list[RawRead] = []
+        for start in range(0, len(images), _BUCKETS[-1]):
+            chunk = images[start : start + _BUCKETS[-1]]
+            bucket = next(b for b in _BUCKETS if b >= len(chunk))
+            batch = np.zeros((bucket, self.height, self.width, 1), np.float32)
+            batch[: len(chunk), ..., 0] = np.stack(chunk)
+            model = self._models.get(bucket)
+            if model is None:
+                model = self._models[bucket] = self._load()
+            logits = model.run(batch)
+            out += [self._decode(row) for row in logits[: len(chunk)]]
+        return out
+
+    def _decode(self, logits: npt.NDArray[np.float32]) -> RawRead:
+        z = logits - logits.max(axis=-1, keepdims=True)
+        prob = np.exp(z)
+        prob /= prob.sum(axis=-1, keepdims=True)
+        best = prob.argmax(axis=-1)
+        chars: list[str] = []
+        confs: list[float] = []
+        prev = 0
+        for t, col in enumerate(best):
+            k = int(col)
+            if k not in (self.blank, prev):
+                chars.append(self.alphabet[k - 1])
+                confs.append(float(prob[t, k]))
+            elif k != self.blank and k == prev:
+                confs[-1] = max(confs[-1], float(prob[t, k]))
+            prev = k
+        return RawRead("".join(chars), tuple(confs))

@@ -1,0 +1,235 @@
+"""Detection, rectification, reading, country and grammar: plate reads from one image.
+
+Used by the node's ANPR stage (on masked frames only) and by ``edge anpr-eval``. Not thread-safe: the
+TFLite interpreters belong to the thread that calls ``read_image``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.anpr import grammar
+from edge.anpr.country import country_hint
+from edge.anpr.detector import Candidate, PlateDetector, rectify
+from edge.anpr.manifest import Precision, default_models_dir, model_file
+from edge.anpr.preprocess import reader_inputs
+from edge.anpr.reader import PlateReader, RawRead
+from edge.anpr.runtime import default_threads
+from edge.capture.synthetic.imaging import U8
+
+_GENERIC = frozenset({"EU"})
+_GRAMMAR_FACTOR_NONE = 0.45
+_GRAMMAR_FACTOR_GENERIC = 0.8
+_CORRECTION_FACTOR = 0.9
+_TRIM_FACTOR = 0.9
+_TRIM_MAX_CONF = 0.6
+
+
+@dataclass(frozen=True, slots=True)
+class PlateRead:
+    text: str
+    """Normalised plate (A-Z0-9) after the grammar's corrections; the raw read when no grammar fits."""
+    raw: str
+    """What the reader read, before any correction."""
+    formatted: str
+    country: str | None
+    series: str | None
+    corrections: int
+    confidence: float
+    """0..1: the reader's confidence, lowered for corrections and for reads no grammar accepts."""
+    box: tuple[int, int, int, int]
+    """x, y, w, h in the pixels of the image given to ``read_image``."""
+    detector_score: float
+    crop: U8
+    """The rectified plate crop (BGR)."""
+
+
+class Recognizer:
+    def __init__(
+        self,
+        models_dir: Path | None = None,
+        *,
+        precision: Precision = "int8",
+        threads: int | None = None,
+        max_candidates: int = 4,
+        detector_threshold: float = 0.5,
+        closer_looks: int = 1,
+    ) -> None:
+        folder = models_dir or default_models_dir()
+        n = threads or default_threads()
+        self.detector = PlateDetector(
+            model_file(folder, "detector", precision), threads=n, threshold=detector_threshold
+        )
+        self.reader = PlateReader(model_file(folder, "reader", precision), threads=n)
+        self.max_candidates = max_candidates
+        self.closer_looks = closer_looks
+        self.version = f"{self.detector.version}+{self.reader.version}"
+        self.precision = precision
+
+    def read_image(
+        self, image_bgr: U8, *, long_side: int = 384, roi: tuple[int, int, int, int] | None = None
+    ) -> list[PlateRead]:
+        """Every plate read in ``image_bgr`` (inside ``roi``, x y w h, when given), best first."""
+        x0, y0 = 0, 0
+        view = image_bgr
+        if roi is not None:
+            x0, y0, w, h = roi
+            view = image_bgr[y0 : y0 + h, x0 : x0 + w]
+            if view.size == 0:
+                return []
+        candidates = self.detector.detect(view, long_side, limit=self.max_candidates)
+        crops = [rectify(view, c) for c in candidates]
+        reads = self._read_crops(crops)
+        # A second, closer look at the most promising candidates only: it costs a few reader runs each.
+        ranked = sorted(
+            (i for i, r in enumerate(reads) if r is not None),
+            key=lambda i: reads[i].confidence if reads[i] is not None else 0.0,  # type: ignore[union-attr]
+            reverse=True,
+        )
+        for i in ranked[: self.closer_looks]:
+            reads[i] = self._read_voted(crops[i])
+        out: list[PlateRead] = []
+        for cand, crop, read in zip(candidates, crops, reads, strict=True):
+            if read is None:
+                continue
+            bx, by, bw, bh = _plate_box(cand)
+            out.append(_with(read, box=(bx + x0, by + y0, bw, bh), detector_score=cand.score, crop=crop))
+        out.sort(key=lambda r: r.confidence, reverse=True)
+        return out
+
+    def read_crop(self, crop_bgr: U8) -> PlateRead | None:
+        """Read ``crop_bgr`` as one plate (no detection)."""
+        read = self._read_voted(crop_bgr)
+        if read is None:
+            return None
+        h, w = crop_bgr.shape[:2]
+        return _with(read, box=(0, 0, w, h), detector_score=1.0, crop=crop_bgr)
+
+    def _read_voted(self, crop: U8) -> PlateRead | None:
+        """Read ``crop`` as given, padded and trimmed (the detector's box is never exact), and let the reads
+        vote, weighted by confidence. The result's confidence is the winner's weight over all looks."""
+        looks = _looks(crop)
+        hint = country_hint(crop) if crop.shape[0] >= 4 and crop.shape[1] >= 8 else None
+        reads = [r for r in self._read_crops(looks, [hint] * len(looks)) if r is not None]
+        if not reads:
+            return None
+        weight: dict[str, float] = {}
+        for r in reads:
+            weight[r.text] = weight.get(r.text, 0.0) + r.confidence
+        winner = max(weight, key=lambda t: weight[t])
+        best = max((r for r in reads if r.text == winner), key=lambda r: r.confidence)
+        return replace(best, confidence=float(np.clip(weight[winner] / len(looks), 0.0, 1.0)), crop=crop)
+
+    def _read_crops(self, crops: list[U8], hints: list[str | None] | None = None) -> list[PlateRead | None]:
+        inputs: list[U8] = []
+        owners: list[int] = []
+        for i, crop in enumerate(crops):
+            if crop.shape[0] < 4 or crop.shape[1] < 8:
+                continue
+            for image in reader_inputs(crop):
+                inputs.append(image)
+                owners.append(i)
+        raws = self.reader.read(inputs)
+        best: list[PlateRead | None] = [None] * len(crops)
+        if hints is None:
+            hints = [country_hint(c) if c.shape[0] >= 4 and c.shape[1] >= 8 else None for c in crops]
+        for owner, raw in zip(owners, raws, strict=True):
+            read = _interpret(raw, hints[owner], crops[owner])
+            if read is None:
+                continue
+            current = best[owner]
+            if current is None or read.confidence > current.confidence:
+                best[owner] = read
+        return best
+
+
+def _looks(crop: U8) -> list[U8]:
+    """The crop, padded (edge pixels repeated) and trimmed by two amounts each."""
+    h, w = crop.shape[:2]
+    out = [crop]
+    for fy, fx in ((6, 20), (3, 10)):
+        out.append(
+            np.asarray(
+                cv2.copyMakeBorder(crop, h // fy, h // fy, w // fx, w // fx, cv2.BORDER_REPLICATE),
+                dtype=np.uint8,
+            )
+        )
+    for fy, fx in ((12, 40), (6, 20)):
+        trimmed = crop[h // fy : h - h // fy, w // fx : w - w // fx]
+        if trimmed.shape[0] >= 8 and trimmed.shape[1] >= 16:
+            out.append(np.ascontiguousarray(trimmed))
+    return out
+
+
+def _plate_box(cand: Candidate) -> tuple[int, int, int, int]:
+    return cand.box
+
+
+def _interpret(raw: RawRead, hint: str | None, crop: U8) -> PlateRead | None:
+    """The best reading of ``raw``: as read, or without a first or last character that no grammar wants
+    (a coat of arms, a sticker or the band's country code read as a glyph)."""
+    as_read = _interpret_one(raw, hint, crop, trimmed=False)
+    options = [as_read]
+    # A read that fits a country's grammar loses an end glyph only when the reader itself doubted that
+    # glyph most; one that fits none (a band code or a regional strip read along) may lose either end.
+    fits_country = as_read is not None and as_read.country is not None and as_read.country not in _GENERIC
+    if len(raw.text) >= 5:
+        for keep, dropped in ((slice(1, None), 0), (slice(None, -1), -1)):
+            rest = raw.char_conf[keep]
+            doubted = raw.char_conf[dropped] < _TRIM_MAX_CONF and raw.char_conf[dropped] < min(rest)
+            if doubted or not fits_country:
+                options.append(_interpret_one(RawRead(raw.text[keep], rest), hint, crop, trimmed=True))
+    found = [o for o in options if o is not None]
+    return max(found, key=lambda o: o.confidence) if found else None
+
+
+def _interpret_one(raw: RawRead, hint: str | None, crop: U8, *, trimmed: bool) -> PlateRead | None:
+    if len(raw.text) < 2:
+        return None
+    conf = raw.confidence
+    match = grammar.best(raw.text, hint, raw.char_conf)
+    generic = match is None or match.country in _GENERIC or match.series == "vanity"
+    if trimmed and generic:
+        return None  # dropping a character is worth it only when a country's grammar then fits
+    if match is None:
+        text, formatted, country, series, corrections = raw.text, raw.text, None, None, 0
+        conf *= _GRAMMAR_FACTOR_NONE
+    else:
+        text, formatted, country, series = match.text, match.formatted, match.country, match.series
+        corrections = match.corrections
+        if generic:
+            conf *= _GRAMMAR_FACTOR_GENERIC
+        conf *= _CORRECTION_FACTOR**corrections
+    if trimmed:
+        conf *= _TRIM_FACTOR
+    return PlateRead(
+        text=text,
+        raw=raw.text,
+        formatted=formatted,
+        country=country,
+        series=series,
+        corrections=corrections,
+        confidence=float(np.clip(conf, 0.0, 1.0)),
+        box=(0, 0, 0, 0),
+        detector_score=0.0,
+        crop=crop,
+    )
+
+
+def _with(read: PlateRead, *, box: tuple[int, int, int, int], detector_score: float, crop: U8) -> PlateRead:
+    return PlateRead(
+        text=read.text,
+        raw=read.raw,
+        formatted=read.formatted,
+        country=read.country,
+        series=read.series,
+        corrections=read.corrections,
+        confidence=read.confidence,
+        box=box,
+        detector_score=detector_score,
+        crop=crop,
+    )

@@ -1,0 +1,611 @@
+"""Plate tracking: many per-frame plate observations in, one ``VehiclePass`` per vehicle out.
+
+The ANPR stage reads the latest masked frame, so the tracker sees irregular time steps (a few to a dozen
+frames per second out of 25). Each frame's observations are associated with the open tracks greedily, on
+a cost that mixes the distance from the track's predicted centre (constant velocity, normalised by plate
+width), the change of plate width against the predicted one, and agreement between the read texts. A
+track ends when it has not been seen for ``max_gap_s``; its reads are then voted to one text.
+
+Camera convention (direction without a counting line): the camera looks along the road from above, so an
+approaching vehicle's plate moves *down* the image and grows, a receding one moves *up* and shrinks.
+
+Counting line (optional, pixels ``(p1, p2)``): a track that starts on one side of the segment, passes
+through it and ends on the other side has ``crossed_line`` set and direction ``"in"`` when it went from
+the left of the directed line ``p1 -> p2`` to its right *as seen on the image* (y pointing down), ``"out"``
+the other way. A line drawn left to right across the road therefore counts approaching vehicles as
+``"in"``. A track that did not cross falls back to ``"approaching"``/``"receding"``/``"unknown"``.
+
+Exactly once: every track yields at most one pass. It is emitted when the track ends (``update`` or
+``flush``), or earlier when ``emit_on_cross`` is set and the track crosses the line with enough reads, or
+when a track has been open for ``max_track_s`` (a parked car); an early-emitted track stays open, silently
+absorbing its vehicle's observations, so the vehicle cannot start a second track while it is in view. A
+track whose voted text equals a pass emitted less than ``repeat_window_s`` before it started is the same
+vehicle seen again after a long occlusion and is merged (not emitted). A track without any read and with
+fewer than ``min_observations`` observations is dropped as detector noise; a track with a read never is.
+
+Not thread-safe: one tracker belongs to the one ANPR stage thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+from edge.types import Direction
+
+log = logging.getLogger(__name__)
+
+APPROACHING = Direction.APPROACHING.value
+RECEDING = Direction.RECEDING.value
+UNKNOWN = "unknown"
+IN = "in"
+OUT = "out"
+
+Box = tuple[float, float, float, float]
+"""A box ``(x, y, w, h)`` in pixels, origin top-left."""
+Line = tuple[tuple[float, float], tuple[float, float]]
+
+_MIN_WEIGHT = 0.01
+"""Vote weight of a read whose confidence is 0: it still counts, barely."""
+_SMOOTHING_S = 0.2
+"""Time constant of the velocity filter: at 25 fps it averages jitter, at 3 fps it follows each step."""
+_MIN_STEP_S = 1e-3
+"""Steps shorter than this (two reads of one frame, a clock hiccup) do not update the velocity."""
+_MOTION_GATE = 0.5
+"""The gate widens by this share of the predicted displacement: prediction error grows with motion."""
+_INITIAL_GATE_GAIN = 1.6
+"""A track seen once has no velocity yet; its gate is wider so a fast vehicle at low fps still joins."""
+_TEXT_GATE_GAIN = 1.5
+"""Agreeing texts (edit distance <= 1) are strong identity evidence: the gate widens by this much."""
+_MAX_SIZE_RATIO = 2.2
+"""Beyond this ratio between observed and predicted plate width an observation is another plate."""
+_TEXT_BONUS = {0: -1.0, 1: -0.5}
+_TEXT_PENALTY = 0.5
+"""Added when both texts are read and differ by 3 edits or more."""
+_DUPLICATE_FACTOR = 0.5
+"""An unmatched observation within half a plate width of one matched this frame is a duplicate detection."""
+_MIN_MOTION_WIDTHS = 0.5
+"""Vertical motion (in plate widths) below which the direction is read from growth instead."""
+_MIN_GROWTH = math.log(1.2)
+_ENDS = 3
+"""Positions kept at each end of a track for its direction."""
+_MAX_TEXTS = 32
+"""Distinct texts kept per track (a parked car read for minutes); the lightest is forgotten first."""
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One plate seen in one processed frame."""
+
+    t_s: float
+    """Monotonic seconds of the frame."""
+    box: Box
+    """``(x, y, w, h)`` in pixels."""
+    text: str | None
+    """Normalised plate (A-Z0-9), or None when the plate was detected but not read."""
+    confidence: float
+    """Reader confidence 0..1 (0 when unread)."""
+    country: str | None = None
+    payload: object = None
+    """Opaque to the tracker (the caller's crop/frame reference); the pass keeps the best observation's."""
+
+
+@dataclass(frozen=True, slots=True)
+class VehiclePass:
+    """One vehicle's pass in front of the camera: the voted read of one track."""
+
+    track_id: int
+    text: str | None
+    """The voted read; None when the track was never read (or had fewer than ``min_reads`` reads)."""
+    confidence: float
+    """Share of the weighted votes of the winner times the winner's mean reader confidence, 0..1."""
+    country: str | None
+    direction: str
+    """``approaching`` / ``receding`` / ``unknown``; ``in`` / ``out`` when it crossed the counting line."""
+    crossed_line: bool
+    first_t_s: float
+    last_t_s: float
+    observations: int
+    reads: int
+    """Observations that carried a text."""
+    votes: dict[str, float]
+    """Text -> summed confidence of the reads of that text."""
+    best: Observation
+    """Highest-confidence observation of the winning text (largest plate when unread)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerCounters:
+    tracks_started: int
+    passes: int
+    noise_dropped: int
+    """Tracks without a read and with fewer than ``min_observations`` observations."""
+    repeats_merged: int
+    """Tracks whose text repeated a recent pass: the same vehicle again after a long occlusion."""
+    observations_rejected: int
+    """Observations with a non-finite or empty box."""
+    open_tracks: int
+
+
+@dataclass(slots=True)
+class _TextTally:
+    weight: float = 0.0
+    count: int = 0
+    confidence_sum: float = 0.0
+    best: Observation | None = None
+    countries: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def mean_confidence(self) -> float:
+        return self.confidence_sum / self.count if self.count else 0.0
+
+
+@dataclass(slots=True)
+class _LengthTally:
+    """Per-position character weights of all reads of one length, for the character-level fallback."""
+
+    positions: list[dict[str, list[float]]]  # char -> [weight, count]
+    weight: float = 0.0
+    count: int = 0
+    confidence_sum: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    text: str | None
+    confidence: float
+    country: str | None
+    best: Observation | None
+
+
+class _Ballot:
+    """The reads of one track, tallied as they arrive so memory does not grow with track length."""
+
+    def __init__(self) -> None:
+        self.texts: dict[str, _TextTally] = {}
+        self.lengths: dict[int, _LengthTally] = {}
+        self.total_weight = 0.0
+        self.reads = 0
+
+    def add(self, obs: Observation, text: str) -> None:
+        confidence = min(max(obs.confidence, 0.0), 1.0) if math.isfinite(obs.confidence) else 0.0
+        weight = max(confidence, _MIN_WEIGHT)
+        self.reads += 1
+        self.total_weight += weight
+        tally = self.texts.get(text)
+        if tally is None:
+            if len(self.texts) >= _MAX_TEXTS:
+                del self.texts[min(self.texts, key=lambda t: self.texts[t].weight)]
+            tally = self.texts[text] = _TextTally()
+        tally.weight += weight
+        tally.count += 1
+        tally.confidence_sum += confidence
+        if tally.best is None or confidence > tally.best.confidence:
+            tally.best = obs
+        if obs.country:
+            tally.countries[obs.country] = tally.countries.get(obs.country, 0.0) + weight
+        length = self.lengths.get(len(text))
+        if length is None:
+            length = self.lengths[len(text)] = _LengthTally([{} for _ in text])
+        length.weight += weight
+        length.count += 1
+        length.confidence_sum += confidence
+        for position, char in zip(length.positions, text, strict=True):
+            slot = position.setdefault(char, [0.0, 0])
+            slot[0] += weight
+            slot[1] += 1
+
+    def nearest(self, text: str) -> int:
+        """Smallest edit distance (capped at 3) from ``text`` to the three heaviest texts."""
+        heaviest = sorted(self.texts, key=lambda t: -self.texts[t].weight)[:3]
+        return min((_edit_distance(text, other) for other in heaviest), default=3)
+
+    def verdict(self) -> _Verdict:
+        """Weighted plurality if it is a strict majority; otherwise vote per character."""
+        if not self.texts:
+            return _Verdict(None, 0.0, None, None)
+        ranked = sorted(
+            self.texts.items(),
+            key=lambda kv: (-round(kv[1].weight, 9), -kv[1].mean_confidence, -kv[1].count, kv[0]),
+        )
+        text, top = ranked[0]
+        plurality = _Verdict(
+            text, top.weight / self.total_weight * top.mean_confidence, _heaviest(top.countries), top.best
+        )
+        if len(ranked) == 1 or top.weight > self.total_weight / 2:
+            return plurality
+        return self._by_character() or plurality
+
+    def _by_character(self) -> _Verdict | None:
+        size, group = min(
+            self.lengths.items(),
+            key=lambda kv: (-round(kv[1].weight, 9), -kv[1].confidence_sum / kv[1].count, kv[0]),
+        )
+        chars: list[str] = []
+        shares: list[float] = []
+        for position in group.positions:
+            char, (weight, _) = min(
+                position.items(), key=lambda kv: (-round(kv[1][0], 9), -kv[1][0] / kv[1][1], kv[0])
+            )
+            chars.append(char)
+            shares.append(weight / sum(w for w, _ in position.values()))
+        text = "".join(chars)
+        same_size = [(t, tally) for t, tally in self.texts.items() if len(t) == size]
+        if not same_size:
+            return None  # every read of this length was forgotten; plurality it is
+        # The best observation is the most confident read closest to the composed text.
+        _, closest = min(
+            same_size,
+            key=lambda kv: (_hamming(kv[0], text), -(kv[1].best.confidence if kv[1].best else 0.0), kv[0]),
+        )
+        countries: dict[str, float] = {}
+        for _, tally in same_size:
+            for country, weight in tally.countries.items():
+                countries[country] = countries.get(country, 0.0) + weight
+        confidence = min(shares) * group.confidence_sum / group.count
+        return _Verdict(text, confidence, _heaviest(countries), closest.best)
+
+
+def _heaviest(weights: dict[str, float]) -> str | None:
+    if not weights:
+        return None
+    return min(weights, key=lambda k: (-weights[k], k))
+
+
+def _hamming(a: str, b: str) -> int:
+    return sum(x != y for x, y in zip(a, b, strict=True))
+
+
+def _edit_distance(a: str, b: str, cap: int = 3) -> int:
+    """Levenshtein distance, capped at ``cap`` (only 0, 1 and "far" matter here)."""
+    if abs(len(a) - len(b)) >= cap:
+        return cap
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        if min(current) >= cap:
+            return cap
+        previous = current
+    return min(previous[-1], cap)
+
+
+def _side(line: Line, x: float, y: float) -> int:
+    """+1 right of ``p1 -> p2`` as seen on the image (y down), -1 left, 0 on the line."""
+    (x1, y1), (x2, y2) = line
+    cross = (x2 - x1) * (y - y1) - (y2 - y1) * (x - x1)
+    return (cross > 0) - (cross < 0)
+
+
+def _segments_cross(line: Line, a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """Whether the step ``a -> b`` touches the line segment."""
+    p1, p2 = line
+    step: Line = (a, b)
+    d1, d2 = _side(line, *a), _side(line, *b)
+    d3, d4 = _side(step, *p1), _side(step, *p2)
+    return d1 != d2 and d3 != d4 and not (d1 == 0 and d2 == 0)
+
+
+class _Track:
+    __slots__ = (
+        "ballot",
+        "crossed",
+        "cx",
+        "cy",
+        "emitted",
+        "emitted_text",
+        "end_side",
+        "first",
+        "first_t_s",
+        "h",
+        "id",
+        "largest",
+        "last",
+        "last_t_s",
+        "moves",
+        "observations",
+        "scale_rate",
+        "start_side",
+        "vx",
+        "vy",
+        "w",
+    )
+
+    def __init__(self, track_id: int, obs: Observation, t_s: float) -> None:
+        x, y, w, h = obs.box
+        self.id = track_id
+        self.cx, self.cy, self.w, self.h = x + w / 2, y + h / 2, w, h
+        self.vx = self.vy = self.scale_rate = 0.0  # px/s, px/s, d ln(w)/dt
+        self.first_t_s = self.last_t_s = t_s
+        self.observations = 0
+        self.ballot = _Ballot()
+        self.largest = obs
+        self.first: list[tuple[float, float, float]] = []
+        self.last: deque[tuple[float, float, float]] = deque(maxlen=_ENDS)
+        self.start_side = 0
+        self.end_side = 0
+        self.crossed = False
+        self.emitted = False
+        self.emitted_text: str | None = None
+        self.moves = 0
+
+    def predict(self, t_s: float) -> tuple[float, float, float, float]:
+        """Centre, width and the predicted displacement's length at ``t_s`` (constant velocity)."""
+        dt = max(t_s - self.last_t_s, 0.0)
+        dx, dy = self.vx * dt, self.vy * dt
+        growth = math.exp(max(min(self.scale_rate * dt, 1.0), -1.0))
+        return self.cx + dx, self.cy + dy, self.w * growth, math.hypot(dx, dy)
+
+    def record(self, obs: Observation, *, moved: bool) -> None:
+        """Count ``obs`` (and its read); ``moved`` is False for a duplicate detection of a matched plate."""
+        self.observations += 1
+        if obs.text:
+            self.ballot.add(obs, obs.text)
+        if obs.box[2] > self.largest.box[2]:
+            self.largest = obs
+        if moved:
+            self.moves += 1
+            point = (self.cx, self.cy, self.w)
+            if len(self.first) < _ENDS:
+                self.first.append(point)
+            self.last.append(point)
+
+    def move(self, obs: Observation, t_s: float, line: Line | None) -> None:
+        x, y, w, h = obs.box
+        cx, cy = x + w / 2, y + h / 2
+        dt = t_s - self.last_t_s
+        if self.observations and dt >= _MIN_STEP_S:
+            alpha = 1.0 if self.observations == 1 else min(1.0, dt / _SMOOTHING_S)
+            self.vx += alpha * ((cx - self.cx) / dt - self.vx)
+            self.vy += alpha * ((cy - self.cy) / dt - self.vy)
+            self.scale_rate += alpha * (math.log(w / self.w) / dt - self.scale_rate)
+        if line is not None:
+            side = _side(line, cx, cy)
+            if self.observations and _segments_cross(line, (self.cx, self.cy), (cx, cy)):
+                self.crossed = True
+            if side:
+                self.start_side = self.start_side or side
+                self.end_side = side
+        self.cx, self.cy, self.w, self.h = cx, cy, w, h
+        self.last_t_s = max(self.last_t_s, t_s)
+
+    def crossed_line(self) -> bool:
+        return self.crossed and self.start_side != 0 and self.end_side == -self.start_side
+
+    def direction(self) -> str:
+        if self.crossed_line():
+            return IN if self.start_side < 0 else OUT
+        k = min(_ENDS, self.moves // 2)
+        if k == 0:
+            return UNKNOWN
+        head, tail = self.first[:k], list(self.last)[-k:]
+        y0, y1 = sum(p[1] for p in head) / k, sum(p[1] for p in tail) / k
+        w0, w1 = sum(p[2] for p in head) / k, sum(p[2] for p in tail) / k
+        down = (y1 - y0) / ((w0 + w1) / 2)
+        if abs(down) >= _MIN_MOTION_WIDTHS:
+            return APPROACHING if down > 0 else RECEDING
+        growth = math.log(w1 / w0)
+        if abs(growth) >= _MIN_GROWTH:
+            return APPROACHING if growth > 0 else RECEDING
+        return UNKNOWN
+
+
+class PlateTracker:
+    """Associates plate observations across frames and votes each track to one ``VehiclePass``.
+
+    ``line``: optional counting line in pixels (see the module doc for ``in``/``out``).
+    ``max_gap_s``: a track not seen for longer than this has ended (bridges occlusions up to it).
+    ``min_reads``: reads a track needs before its pass carries a text (and before ``emit_on_cross``
+    may emit it early); with fewer its pass is reported unread (``text`` None).
+    ``max_distance_factor``: association gate, in plate widths from the predicted centre.
+    ``emit_on_cross``: emit the pass as soon as the track crosses the line (lower latency for hotlist
+    hits); reads arriving after that are absorbed without a second pass.
+    ``min_observations``: a track with no read and fewer observations than this is dropped as noise.
+    ``max_track_s``: a track open this long (a parked car) is emitted then, and stays open silently.
+    ``repeat_window_s``: a track whose text equals a pass that ended less than this before the track
+    started is the same vehicle again (after an occlusion longer than ``max_gap_s``) and is not emitted.
+    """
+
+    def __init__(
+        self,
+        *,
+        line: Line | None = None,
+        max_gap_s: float = 1.0,
+        min_reads: int = 1,
+        max_distance_factor: float = 2.5,
+        emit_on_cross: bool = False,
+        min_observations: int = 2,
+        max_track_s: float = 30.0,
+        repeat_window_s: float = 10.0,
+    ) -> None:
+        if line is not None and line[0] == line[1]:
+            raise ValueError("the counting line needs two distinct points")
+        if max_gap_s <= 0 or max_distance_factor <= 0 or max_track_s <= 0:
+            raise ValueError("max_gap_s, max_distance_factor and max_track_s must be positive")
+        if min_reads < 1 or min_observations < 1 or repeat_window_s < 0:
+            raise ValueError("min_reads and min_observations must be >= 1, repeat_window_s >= 0")
+        if emit_on_cross and line is None:
+            raise ValueError("emit_on_cross needs a counting line")
+        self._line = line
+        self._max_gap_s = max_gap_s
+        self._min_reads = min_reads
+        self._factor = max_distance_factor
+        self._emit_on_cross = emit_on_cross
+        self._min_observations = min_observations
+        self._max_track_s = max_track_s
+        self._repeat_window_s = repeat_window_s
+        self._tracks: list[_Track] = []
+        self._next_id = 1
+        self._now_s = -math.inf
+        self._recent: dict[str, float] = {}  # text of an emitted pass -> last time its track was seen
+        self._started = self._passes = self._noise = self._repeats = self._rejected = 0
+
+    @property
+    def counters(self) -> TrackerCounters:
+        return TrackerCounters(
+            tracks_started=self._started,
+            passes=self._passes,
+            noise_dropped=self._noise,
+            repeats_merged=self._repeats,
+            observations_rejected=self._rejected,
+            open_tracks=len(self._tracks),
+        )
+
+    def update(self, t_s: float, observations: list[Observation]) -> list[VehiclePass]:
+        """Feed one processed frame (monotonic seconds ``t_s``); return the passes that are now final.
+
+        A ``t_s`` earlier than the previous frame's is treated as the same instant.
+        """
+        t_s = max(t_s, self._now_s)
+        self._now_s = t_s
+        passes = self._expire(t_s)
+        valid = [obs for obs in observations if _valid(obs)]
+        self._rejected += len(observations) - len(valid)
+        self._associate(t_s, valid)
+        for track in self._tracks:
+            passes.extend(self._early(track, t_s))
+        return passes
+
+    def flush(self) -> list[VehiclePass]:
+        """End every open track (shutdown); each not yet emitted yields its pass now, and never again."""
+        passes = [p for track in self._tracks if (p := self._finish(track)) is not None]
+        self._tracks = []
+        return passes
+
+    def _expire(self, t_s: float) -> list[VehiclePass]:
+        ended = [track for track in self._tracks if t_s - track.last_t_s > self._max_gap_s]
+        if not ended:
+            return []
+        self._tracks = [track for track in self._tracks if t_s - track.last_t_s <= self._max_gap_s]
+        # A pass can only be repeated by a track that starts within the window after it was last seen.
+        cutoff = min((track.first_t_s for track in self._tracks), default=t_s) - self._repeat_window_s
+        self._recent = {text: seen for text, seen in self._recent.items() if seen >= cutoff}
+        return [p for track in ended if (p := self._finish(track)) is not None]
+
+    def _associate(self, t_s: float, observations: list[Observation]) -> None:
+        candidates: list[tuple[float, int, int]] = []
+        for ti, track in enumerate(self._tracks):
+            prediction = track.predict(t_s)
+            for oi, obs in enumerate(observations):
+                cost = self._cost(track, prediction, obs)
+                if cost is not None:
+                    candidates.append((cost, ti, oi))
+        candidates.sort()
+        track_of: dict[int, _Track] = {}
+        used: set[int] = set()
+        for _, ti, oi in candidates:
+            if ti in used or oi in track_of:
+                continue
+            used.add(ti)
+            track_of[oi] = self._tracks[ti]
+        for oi, track in track_of.items():
+            obs = observations[oi]
+            track.move(obs, t_s, self._line)
+            track.record(obs, moved=True)
+        for oi, obs in enumerate(observations):
+            if oi in track_of:
+                continue
+            owner = self._duplicate_of(obs, observations, track_of)
+            if owner is not None:
+                owner.record(obs, moved=False)
+                continue
+            track = _Track(self._next_id, obs, t_s)
+            self._next_id += 1
+            self._started += 1
+            track.move(obs, t_s, self._line)
+            track.record(obs, moved=True)
+            self._tracks.append(track)
+            track_of[oi] = track
+
+    def _cost(
+        self, track: _Track, prediction: tuple[float, float, float, float], obs: Observation
+    ) -> float | None:
+        px, py, pw, displacement = prediction
+        x, y, w, h = obs.box
+        scale = max(pw, w)
+        gate = self._factor * scale + _MOTION_GATE * displacement
+        if track.observations == 1:
+            gate *= _INITIAL_GATE_GAIN
+        distance = track.ballot.nearest(obs.text) if obs.text and track.ballot.texts else None
+        if distance is not None and distance <= 1:
+            gate *= _TEXT_GATE_GAIN
+        offset = math.hypot(x + w / 2 - px, y + h / 2 - py)
+        size = abs(math.log(w / pw))
+        if offset > gate or size > math.log(_MAX_SIZE_RATIO):
+            return None
+        text_term = 0.0
+        if distance is not None:
+            text_term = _TEXT_BONUS.get(distance, _TEXT_PENALTY if distance >= 3 else 0.0)
+        return offset / scale + size + text_term
+
+    @staticmethod
+    def _duplicate_of(
+        obs: Observation, observations: list[Observation], track_of: dict[int, _Track]
+    ) -> _Track | None:
+        x, y, w, h = obs.box
+        for oi, track in track_of.items():
+            ox, oy, ow, oh = observations[oi].box
+            near = math.hypot(x + w / 2 - ox - ow / 2, y + h / 2 - oy - oh / 2) <= _DUPLICATE_FACTOR * max(
+                w, ow
+            )
+            if near and abs(math.log(w / ow)) <= math.log(1.5):
+                return track
+        return None
+
+    def _early(self, track: _Track, t_s: float) -> list[VehiclePass]:
+        """A pass emitted before its track ends: on crossing the line, or when the track is very old."""
+        if track.emitted:
+            return []
+        crossing = self._emit_on_cross and track.crossed_line() and track.ballot.reads >= self._min_reads
+        if crossing or t_s - track.first_t_s >= self._max_track_s:
+            vehicle_pass = self._finish(track)
+            return [] if vehicle_pass is None else [vehicle_pass]
+        return []
+
+    def _finish(self, track: _Track) -> VehiclePass | None:
+        """The track's pass, or None when it is noise, a repeat, or already emitted. Marks it emitted."""
+        if track.emitted:
+            if track.emitted_text is not None:  # anchor the repeat window to when it was last seen
+                last_seen = self._recent.get(track.emitted_text, track.last_t_s)
+                self._recent[track.emitted_text] = max(last_seen, track.last_t_s)
+            return None
+        track.emitted = True
+        if track.ballot.reads == 0 and track.observations < self._min_observations:
+            self._noise += 1
+            return None
+        verdict = (
+            track.ballot.verdict()
+            if track.ballot.reads >= self._min_reads
+            else _Verdict(None, 0.0, None, None)
+        )
+        track.emitted_text = verdict.text
+        if verdict.text is not None:
+            previous = self._recent.get(verdict.text)
+            self._recent[verdict.text] = track.last_t_s if previous is None else max(previous, track.last_t_s)
+            if previous is not None and track.first_t_s - previous <= self._repeat_window_s:
+                self._repeats += 1
+                log.debug("track %d repeats a recent pass; merged", track.id)
+                return None
+        self._passes += 1
+        return VehiclePass(
+            track_id=track.id,
+            text=verdict.text,
+            confidence=round(min(max(verdict.confidence, 0.0), 1.0), 4),
+            country=verdict.country,
+            direction=track.direction(),
+            crossed_line=track.crossed_line(),
+            first_t_s=track.first_t_s,
+            last_t_s=track.last_t_s,
+            observations=track.observations,
+            reads=track.ballot.reads,
+            votes={text: round(tally.weight, 4) for text, tally in track.ballot.texts.items()},
+            best=verdict.best or track.largest,
+        )
+
+
+def _valid(obs: Observation) -> bool:
+    x, y, w, h = obs.box
+    return all(math.isfinite(v) for v in (x, y, w, h, obs.t_s)) and w > 0 and h > 0
