@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -27,6 +28,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.anpr.manifest import default_models_dir, load_manifest
 from edge.config import SyntheticCameraConfig
+from edge.ctl.cli import main as edgectl
+from edge.ctl.receive import ClipReceiver
 from edge.ctl.send import SendOptions, make_request, send_and_wait
 from edge.privacy.masks import AppliedMasks, MaskSet
 from edge.storage.keys import generate_central_keys, generate_device_key, load_ed25519_private
@@ -100,13 +103,22 @@ class Keys:
     sign_pub: Path
     seal_pub: Path
     device: Path
+    seal_key: Path
+    device_pub: Path
 
 
 def make_keys(tmp_path: Path) -> Keys:
     folder = tmp_path / "keys"
     seal, sign = generate_central_keys(folder)
     device = generate_device_key(folder)
-    return Keys(load_ed25519_private(sign.private), sign.public, seal.public, device.private)
+    return Keys(
+        load_ed25519_private(sign.private),
+        sign.public,
+        seal.public,
+        device.private,
+        seal.private,
+        device.public,
+    )
 
 
 class Watch:
@@ -394,6 +406,28 @@ def test_hotlist_hit_arrives_before_its_read_with_its_clip(
         validator("clip_meta").validate(meta)
         assert meta["request_id"] == hit["read_id"] and meta["total_chunks"] >= 1
     assert not [t for t in topics if "/lez/" in t]
+    # The event clip that reached the centre is masked: decrypted and decoded, every frame is the fill
+    # inside the masks (a few pixels in from their edges, which H.264 smears).
+    first = next(h for h in watch.on("/anpr/hit") if h["clip"])
+    receiver = ClipReceiver(tmp_path / "received")
+    for m in watch.seen:
+        if f"/clip/{first['clip']['clip_id']}/" in m.topic:
+            receiver.offer(m.json())
+    export_dir = receiver.assemble(first["clip"]["clip_id"])
+    video = tmp_path / "hit.mp4"
+    clip = ["clip", str(export_dir), "--key", str(keys.seal_key), "--device-pub", str(keys.device_pub)]
+    assert edgectl([*clip, "-o", str(video)]) == 0
+    with av.open(str(video)) as container:
+        frames = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+    assert len(frames) >= SMALL_CAMERA.fps, "at least a second of footage around the pass"
+    masks = MaskSet.from_config(demo_privacy())
+    covered = masks.coverage(frames[0].shape[1], frames[0].shape[0])
+    inner = covered.copy()
+    for axis in (0, 1):
+        inner &= np.roll(covered, 3, axis) & np.roll(covered, -3, axis)
+    fill = np.array(masks.fill_bgr)
+    for pixels in frames:
+        assert np.abs(pixels[inner].astype(int) - fill).mean() < 4
     audit = watch.on("/audit")
     loads = [a for a in audit if a["action"] == "anpr.hotlist_load"]
     assert (

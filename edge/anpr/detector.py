@@ -98,8 +98,9 @@ class PlateDetector:
                 angle += 180.0
             if angle > 45.0:
                 angle -= 180.0
-            # The blob is coarse (a cell is several pixels): half a cell more at each end keeps the end glyphs.
-            found.append(Candidate((cx, cy), (rw * _GROW_W + _END_CELLS * cell, rh * _GROW_H), angle, score))
+            # The blob is coarse (a cell is several pixels): half a cell more at each end keeps end glyphs.
+            size = (rw * _GROW_W + _END_CELLS * cell, rh * _GROW_H)
+            found.append(Candidate((cx, cy), size, angle, score))
         found.sort(key=lambda c: c.score * np.sqrt(c.size[0] * c.size[1]), reverse=True)
         return found[:limit]
 
