@@ -5,10 +5,18 @@ health reports ``EDGE_BENCH_PIPELINE_S`` apart, default 60), frames dropped by a
 recorder lost, CPU cores used by the node process (utime + stime from /proc over the same window) and its
 peak RSS. Baseline: the synthetic camera alone, rendering 1080p frames as fast as it can in this process
 (what the node's capture thread can at most deliver on this machine).
+
+``e2e_read_latency_ms_p50`` / ``_p95``: for every plate read published in the same window (the demo
+configuration runs ANPR with its counting line), the subscriber's wall-clock arrival time minus the read's
+``last_seen`` (the frame where the vehicle was last observed: it has crossed the line and is leaving the
+road region). It includes the tracker's wait for the vehicle to be gone (``anpr.max_gap_s``), the vote,
+the record's JPEG encoding, the outbox and the broker. ``e2e_read_latency_from_best_ms_p50`` measures from
+the read's ``ts`` (the frame of its best observation) instead.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import queue
 import resource
@@ -16,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from bench.node_run import NodeRun, demo_config
 from edge.capture.synthetic import SyntheticStreetCamera
@@ -41,6 +51,32 @@ def _drops(doc: dict[str, Any]) -> int:
     stages = sum(int(s["dropped"]) for s in doc["stages"].values())
     recorder = doc["recording"]["recorder"] or {}
     return stages + int(recorder.get("frames_lost", 0))
+
+
+def _utc_s(stamp: str) -> float:
+    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def _read_latency(reads: Subscriber) -> dict[str, object]:
+    """Arrival minus ``last_seen`` / ``ts`` of every read received so far, in milliseconds."""
+    from_last, from_best = [], []
+    while True:
+        try:
+            m = reads.messages.get_nowait()
+        except queue.Empty:
+            break
+        arrived = time.time() - (time.monotonic() - m.received_s)  # the arrival, on the wall clock
+        doc = m.json()
+        from_last.append((arrived - _utc_s(doc["last_seen"])) * 1000)
+        from_best.append((arrived - _utc_s(doc["ts"])) * 1000)
+    if not from_last:
+        return {"reads": 0}
+    return {
+        "reads": len(from_last),
+        "e2e_read_latency_ms_p50": round(float(np.percentile(from_last, 50)), 1),
+        "e2e_read_latency_ms_p95": round(float(np.percentile(from_last, 95)), 1),
+        "e2e_read_latency_from_best_ms_p50": round(float(np.percentile(from_best, 50)), 1),
+    }
 
 
 def _camera_alone() -> dict[str, float]:
@@ -69,6 +105,7 @@ def _pipeline(workdir: Path, window_s: float) -> dict[str, object]:
     broker.start()
     node: NodeRun | None = None
     sub = Subscriber(broker.host, broker.port, "cams/+/health")
+    reads = Subscriber(broker.host, broker.port, "cams/+/anpr/read")
     try:
         node = NodeRun(workdir, demo_config(workdir, broker, width=WIDTH, height=HEIGHT, fps=FPS))
         first = sub.expect(
@@ -89,6 +126,7 @@ def _pipeline(workdir: Path, window_s: float) -> dict[str, object]:
                 break
         last = _next_health(sub, 30)
         cpu1, t1 = node.cpu_s(), time.monotonic()
+        latency = _read_latency(reads)
         uptime = float(last["uptime_s"]) - float(first["uptime_s"])
         frames = int(last["camera"]["frames_total"]) - int(first["camera"]["frames_total"])
         return {
@@ -102,9 +140,11 @@ def _pipeline(workdir: Path, window_s: float) -> dict[str, object]:
             "verdict": last["verdict"],
             "reasons": last["reasons"],
             "segments_written": (last["recording"]["recorder"] or {}).get("segments_written", 0),
+            **latency,
         }
     finally:
         sub.close()
+        reads.close()
         if node is not None:
             node.close()
         broker.stop()
@@ -113,4 +153,9 @@ def _pipeline(workdir: Path, window_s: float) -> dict[str, object]:
 def run() -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         result = _pipeline(Path(tmp), _window_s())
-    return {"pipeline_1080p25": result, "pipeline_baseline_camera_alone_1080p": _camera_alone()}
+    return {
+        "pipeline_1080p25": result,
+        "e2e_read_latency_ms_p50": result.get("e2e_read_latency_ms_p50"),
+        "e2e_read_latency_ms_p95": result.get("e2e_read_latency_ms_p95"),
+        "pipeline_baseline_camera_alone_1080p": _camera_alone(),
+    }
