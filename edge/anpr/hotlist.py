@@ -32,13 +32,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from edge.commands.signing import canonical_bytes, sign_request
+from edge.commands.signing import canonical_bytes, sign_request, signer_of
 from edge.errors import EdgeError
 from edge.storage.files import TMP_SUFFIX, make_dirs_durably, write_atomically
-from edge.storage.keys import fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -320,23 +318,6 @@ def _entry(raw: object, index: int) -> HotlistEntry:
     return HotlistEntry(bytes.fromhex(exact), bytes.fromhex(folded), sys.intern(category), ref)
 
 
-def _signer(signed: bytes, sig: str, keys: Sequence[Ed25519PublicKey]) -> str | None:
-    """Fingerprint of the key among ``keys`` that made ``sig`` over ``signed``; None when none did."""
-    try:
-        raw = base64.b64decode(sig.encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeEncodeError):
-        return None
-    if len(raw) != 64:
-        return None
-    for key in keys:
-        try:
-            key.verify(raw, signed)
-        except InvalidSignature:
-            continue
-        return fingerprint(key)
-    return None
-
-
 def _load_json(raw: bytes, max_bytes: int) -> object:
     if len(raw) > max_bytes:
         raise HotlistError(HotlistErrorCode.TOO_LARGE, f"bundle is {len(raw)} bytes; at most {max_bytes}")
@@ -417,7 +398,7 @@ def _key_id(doc: dict[Any, Any], sig: str, checks: _Checks) -> str:
         raise HotlistError(
             HotlistErrorCode.TOO_LARGE, f"bundle is {len(signed)} bytes; at most {checks.max_bytes}"
         )
-    found = _signer(signed, sig, checks.keys)
+    found = signer_of(signed, sig, checks.keys)
     if found is None:
         raise HotlistError(HotlistErrorCode.BAD_SIGNATURE, "signature does not verify with any central key")
     return found

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -33,13 +34,18 @@ def sign_request(doc: dict[str, Any], key: Ed25519PrivateKey) -> dict[str, Any]:
 
 def verifying_key(doc: dict[str, Any], sig: str, keys: list[Ed25519PublicKey]) -> str | None:
     """Fingerprint of the key among ``keys`` that made ``sig`` over ``doc``; None when none did."""
+    return signer_of(canonical_bytes(doc), sig, keys)
+
+
+def signer_of(signed: bytes, sig: str, keys: Sequence[Ed25519PublicKey]) -> str | None:
+    """Fingerprint of the key among ``keys`` that made ``sig`` (standard base64) over ``signed``; None when
+    the signature is malformed or no key made it. Also used for hotlist bundles."""
     try:
         raw = base64.b64decode(sig.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError):
         return None
     if len(raw) != 64:
         return None
-    signed = canonical_bytes(doc)
     for key in keys:
         try:
             key.verify(raw, signed)
