@@ -11,7 +11,7 @@ help:
 	@echo "make demo   run the node on the synthetic street camera with a local broker; Ctrl-C stops it"
 	@echo "make test   ruff, mypy and the whole pytest suite"
 	@echo "make bench  measure every stage on this machine (bench/results.json)"
-	@echo "make soak   an hour on the synthetic camera with broker outages, then long fuzz runs (bench/soak.json)"
+	@echo "make soak   an hour on the synthetic camera with broker outages, 20 SIGKILLs, long fuzz runs (bench/soak.json)"
 	@echo "make models train the plate detector and reader from scratch (tensorflow-cpu; about 40 min on 2 cores)"
 
 all: test
@@ -50,10 +50,13 @@ bench: venv deps
 	$(PY) -m bench
 
 # Loss and memory over time (SOAK_SECONDS, default 3600; broker bounced every SOAK_BOUNCE_EVERY_S=120 for
-# SOAK_DOWN_S=20), then the property tests with FUZZ_EXAMPLES examples each (default 100000).
+# SOAK_DOWN_S=20), then the node SIGKILLed KILL_CYCLES times (default 20), then the property tests with
+# FUZZ_EXAMPLES examples each (default 100000).
 FUZZ_TESTS := tests/test_commands_parse.py tests/test_config_fuzz.py tests/test_anpr_hotlist.py tests/test_privacy_geometry.py tests/test_anpr_grammar.py
+KILL_CYCLES ?= 20
 soak: venv deps
 	$(PY) -m bench.soak
+	KILL_CYCLES=$(KILL_CYCLES) $(VENV)/bin/pytest -q tests/test_node_sigkill.py
 	HYPOTHESIS_PROFILE=soak $(VENV)/bin/pytest -q $(FUZZ_TESTS)
 
 # Model training: its own environment (tensorflow-cpu never goes near a node). Generated training data is
@@ -69,8 +72,7 @@ $(TRAIN_STAMP): pyproject.toml
 models: $(TRAIN_STAMP) venv
 	@scripts/ensure-system-deps.sh --train
 	@[ "$(MODELS_CACHE)" = "keep" ] || rm -rf build/models-cache
-	$(TRAIN_VENV)/bin/python -m models.training.train_reader
-	$(TRAIN_VENV)/bin/python -m models.training.train_detector
+	$(TRAIN_VENV)/bin/python -m models.training.train_all
 	$(PY) -m models.training.cards
 
 clean:

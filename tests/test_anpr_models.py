@@ -9,10 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edge.anpr import runtime
 from edge.anpr.manifest import default_models_dir, model_file
-from edge.anpr.preprocess import READER_H, READER_W, detector_size, reader_input, reader_inputs
+from edge.anpr.preprocess import READER_H, READER_W, _stretch, detector_size, reader_input, reader_inputs
 from edge.anpr.recognizer import Recognizer
 from edge.anpr.runtime import ModelError
 from edge.capture.synthetic.plate_text import random_plate
@@ -95,6 +97,30 @@ def test_reader_input_shapes_and_two_row_variant() -> None:
     assert detector_size(1920, 1080, 384) == (384, 224)
     with pytest.raises(ValueError, match="empty"):
         reader_input(np.zeros((0, 10, 3), np.uint8))
+
+
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    mean=st.floats(0, 255),
+    spread=st.floats(0, 80),
+    shape=st.tuples(st.integers(1, 40), st.integers(1, 160)),
+)
+@settings(max_examples=200, deadline=None)
+def test_contrast_stretch_equals_the_percentile_definition(
+    seed: int, mean: float, spread: float, shape: tuple[int, int]
+) -> None:
+    # The reader was trained on inputs stretched between np.percentile's 2nd and 98th percentile; the
+    # histogram shortcut must give the very same pixels.
+    grey = np.random.default_rng(seed).normal(mean, spread, shape).clip(0, 255).astype(np.uint8)
+    lo, hi = np.percentile(grey, (2.0, 98.0))
+    expected = (
+        grey
+        if hi - lo < 8.0
+        else np.clip(
+            (grey.astype(np.float32) - np.float32(lo)) * np.float32(255.0 / (hi - lo)), 0, 255
+        ).astype(np.uint8)
+    )
+    np.testing.assert_array_equal(_stretch(grey), expected)
 
 
 # Measured with the shipped models: be_current, be_old, nl and de 19-20 of 20; fr 11 of 20 (the regional

@@ -66,12 +66,23 @@ def reader_input(crop_bgr: U8, *, two_row: bool = False) -> U8:
 
 
 def _stretch(grey: U8) -> U8:
-    """Contrast stretch between the 2nd and 98th percentile: night, glare and dirt look alike afterwards."""
-    lo, hi = np.percentile(grey, (2.0, 98.0))
+    """Contrast stretch between the 2nd and 98th percentile: night, glare and dirt look alike afterwards.
+    Percentiles from the histogram, the stretch as a look-up table: the same pixels as ``np.percentile``
+    and a per-pixel float stretch, several times faster (it runs for every reader input)."""
+    cdf = np.cumsum(np.bincount(grey.ravel(), minlength=256))
+    lo, hi = (_percentile(cdf, q) for q in (0.02, 0.98))
     if hi - lo < 8.0:
         return grey
-    scaled = (grey.astype(np.float32) - np.float32(lo)) * np.float32(255.0 / (hi - lo))
-    return u8(np.clip(scaled, 0.0, 255.0))
+    lut = np.clip((np.arange(256, dtype=np.float32) - np.float32(lo)) * np.float32(255.0 / (hi - lo)), 0, 255)
+    return u8(cv2.LUT(grey, lut.astype(np.uint8)))
+
+
+def _percentile(cdf: np.ndarray, q: float) -> float:
+    """``np.percentile``'s default (linear between the nearest two ranks) from a histogram's cumsum."""
+    rank = q * (int(cdf[-1]) - 1)
+    below = int(rank)
+    v0, v1 = (int(np.searchsorted(cdf, r, side="right")) for r in (below, below + 1))
+    return v0 + (rank - below) * (v1 - v0)
 
 
 def detector_size(width: int, height: int, long_side: int) -> tuple[int, int]:

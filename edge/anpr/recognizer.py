@@ -27,6 +27,8 @@ _GRAMMAR_FACTOR_GENERIC = 0.8
 _CORRECTION_FACTOR = 0.9
 _TRIM_FACTOR = 0.9
 _TRIM_MAX_CONF = 0.6
+_SHORT_LEN = 3
+_SHORT_FACTOR = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +208,8 @@ def _interpret_one(raw: RawRead, hint: str | None, crop: U8, *, trimmed: bool) -
         conf *= _CORRECTION_FACTOR**corrections
     if trimmed:
         conf *= _TRIM_FACTOR
+    if len(text) <= _SHORT_LEN:
+        conf *= _SHORT_FACTOR  # a band code, an emblem or a sign's letters, more often than a short plate
     return PlateRead(
         text=text,
         raw=raw.text,

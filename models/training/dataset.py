@@ -18,6 +18,15 @@ Maker = Callable[[int, int], dict[str, np.ndarray]]
 """(seed, count) -> arrays of ``count`` samples."""
 
 
+def limit_threads(tf: Any) -> None:
+    """Run TensorFlow on ``TRAIN_THREADS`` threads when set (``make models`` trains both models at once,
+    each on half the cores: these small networks use two half machines better than one whole one)."""
+    threads = int(os.environ.get("TRAIN_THREADS", "0"))
+    if threads > 0:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
 def progress(label: str, done: int, total: int, started: float) -> None:
     """One self-overwriting progress line on stderr."""
     rate = done / max(time.monotonic() - started, 1e-6)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
@@ -49,7 +50,16 @@ def sha256(path: Path) -> str:
 def update_manifest(
     models_dir: Path, name: str, files: dict[str, Path], info: dict[str, Any]
 ) -> dict[str, Any]:
-    """Record ``name``'s files (hash, size) and ``info`` in ``models/manifest.json``."""
+    """Record ``name``'s files (hash, size) and ``info`` in ``models/manifest.json``. Locked: ``make models``
+    trains both models at once, and either may finish first."""
+    with (models_dir / f".{MANIFEST}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _update_manifest(models_dir, name, files, info)
+
+
+def _update_manifest(
+    models_dir: Path, name: str, files: dict[str, Path], info: dict[str, Any]
+) -> dict[str, Any]:
     path = models_dir / MANIFEST
     manifest: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {"schema": "edge.models/1"}
     digest = hashlib.sha256(b"".join(sha256(p).encode() for p in files.values())).hexdigest()[:10]

@@ -20,9 +20,9 @@ import numpy as np
 
 from edge.anpr.preprocess import DETECTOR_STRIDE
 from models.training import scenes
-from models.training.dataset import generate, progress
+from models.training.dataset import generate, limit_threads, progress
 
-RECIPE_VERSION = 3
+RECIPE_VERSION = 4
 CROP_W, CROP_H = 160, 128
 
 
@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import tensorflow as tf
 
+    limit_threads(tf)
     tf.keras.utils.set_random_seed(args.seed)
     recipe = {"kind": "detector", "version": RECIPE_VERSION}
     train = generate(

@@ -19,11 +19,11 @@ import numpy as np
 
 from edge.anpr.preprocess import READER_H, READER_W, reader_input
 from models.training import platesynth
-from models.training.dataset import generate, progress
+from models.training.dataset import generate, limit_threads, progress
 
 ALPHABET = platesynth.ALPHABET  # index 0 is the CTC blank, then ALPHABET[i - 1]
 MAX_LABEL = 10
-RECIPE_VERSION = 4
+RECIPE_VERSION = 5
 
 
 def make_reader_samples(seed: int, count: int) -> dict[str, np.ndarray]:
@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import tensorflow as tf
 
+    limit_threads(tf)
     tf.keras.utils.set_random_seed(args.seed)
     recipe = {"kind": "reader", "version": RECIPE_VERSION}
     train = generate("reader-train", make_reader_samples, args.samples, args.seed, args.cache, recipe)
