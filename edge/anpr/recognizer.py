@@ -60,7 +60,11 @@ class Recognizer:
         max_candidates: int = 4,
         detector_threshold: float = 0.5,
         closer_looks: int = 1,
+        closer_look_below: float = 1.0,
     ) -> None:
+        """``closer_looks``: how many of the best candidates get the voted, five-look reading;
+        ``closer_look_below``: only when their first read's confidence is below this (a confident read of
+        a plate that fits its grammar gains nothing from four more looks, and they cost reader runs)."""
         folder = models_dir or default_models_dir()
         n = threads or default_threads()
         self.detector = PlateDetector(
@@ -69,6 +73,7 @@ class Recognizer:
         self.reader = PlateReader(model_file(folder, "reader", precision), threads=n)
         self.max_candidates = max_candidates
         self.closer_looks = closer_looks
+        self.closer_look_below = closer_look_below
         self.version = f"{self.detector.version}+{self.reader.version}"
         self.precision = precision
 
@@ -93,7 +98,9 @@ class Recognizer:
             reverse=True,
         )
         for i in ranked[: self.closer_looks]:
-            reads[i] = self._read_voted(crops[i])
+            first = reads[i]
+            if first is not None and first.confidence < self.closer_look_below:
+                reads[i] = self._read_voted(crops[i])
         out: list[PlateRead] = []
         for cand, crop, read in zip(candidates, crops, reads, strict=True):
             if read is None:

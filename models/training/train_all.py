@@ -13,6 +13,7 @@ per chunk (``models/training/dataset.py``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -67,6 +68,7 @@ def start(name: str, threads: int, out: Path, cache: Path) -> tuple[Job, threadi
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=env,
+        start_new_session=True,  # its own process group: stopping it stops its data-generating workers too
     )
     job = Job(name, proc, log_path, time.monotonic())
     assert proc.stdout is not None
@@ -78,13 +80,18 @@ def start(name: str, threads: int, out: Path, cache: Path) -> tuple[Job, threadi
 
 def stop(jobs: list[Job]) -> None:
     for job in jobs:
-        if job.proc.poll() is None:
-            job.proc.send_signal(signal.SIGTERM)
+        _signal_group(job.proc, signal.SIGTERM)
     for job in jobs:
         try:
             job.proc.wait(30)
         except subprocess.TimeoutExpired:
-            job.proc.kill()
+            _signal_group(job.proc, signal.SIGKILL)
+        _signal_group(job.proc, signal.SIGKILL)  # workers the child left behind
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
 
 
 def tail(path: Path, lines: int = 25) -> str:
