@@ -890,11 +890,20 @@ class AnprConfig(_Model):
         default=160 * 1024 * 1024,
         ge=1024,
         le=1024**3,
-        description="Largest hotlist accepted, in bytes of JSON. A list arrives inside a `set_hotlist` "
-        "command, so `commands.max_request_bytes` bounds it too.",
+        description="Largest hotlist accepted, in bytes of JSON. A list larger than "
+        "`commands.max_request_bytes` arrives in parts (`hotlist_part`, docs/hotlists.md); this bounds "
+        "each transfer's parts as well.",
     )
     hotlist_max_validity_days: float = Field(
         default=31.0, gt=0, le=366, description="A list valid for longer than this is refused."
+    )
+    hotlist_transfer_timeout_s: float = Field(
+        default=3600.0,
+        ge=60,
+        le=86_400,
+        description="A hotlist sent in parts must be complete and loaded (`set_hotlist` with its "
+        "`transfer_id`) within this many seconds of its first part; older transfers are deleted with "
+        "their parts at the next part and at start.",
     )
 
     _roi = field_validator("roi")(_check_polygon)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from edge.commands.hotlist_transfer import MAX_PARTS
 from edge.config import MaskConfig
+
+TRANSFER_ID = r"^[A-Za-z0-9_-]{1,64}$"
 
 
 class _Args(BaseModel):
@@ -53,8 +56,34 @@ class SetConfigArgs(_Args):
 
 
 class SetHotlistArgs(_Args):
-    bundle: dict[str, Any]
+    bundle: dict[str, Any] | None = None
     """A signed ``edge.hotlist/1`` bundle (docs/hotlists.md), checked by ``anpr.hotlist.parse_bundle``."""
+    transfer_id: str | None = Field(default=None, pattern=TRANSFER_ID)
+    """Instead of ``bundle``: the bundle received in parts by ``hotlist_part`` under this id."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SetHotlistArgs:
+        if (self.bundle is None) == (self.transfer_id is None):
+            raise ValueError("give exactly one of bundle and transfer_id")
+        return self
+
+
+class HotlistPartArgs(_Args):
+    """One part of a bundle too large for one command (``edge.commands.hotlist_transfer``)."""
+
+    transfer_id: str = Field(pattern=TRANSFER_ID)
+    index: int = Field(ge=0, lt=MAX_PARTS)
+    count: int = Field(ge=1, le=MAX_PARTS)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    """Of the whole bundle's bytes (every part, in order), the same in every part."""
+    data: str = Field(min_length=4, pattern=r"^[A-Za-z0-9+/]*={0,2}$")
+    """This part's bytes, base64."""
+
+    @model_validator(mode="after")
+    def _index_in_count(self) -> HotlistPartArgs:
+        if self.index >= self.count:
+            raise ValueError(f"index {self.index} is not below count {self.count}")
+        return self
 
 
 def ns(t: AwareDatetime) -> int:

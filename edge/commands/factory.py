@@ -15,6 +15,7 @@ from edge.clock import Clock
 from edge.commands.config_update import ConfigUpdater
 from edge.commands.exports import ExportSweeper
 from edge.commands.handlers import CommandContext, Handlers
+from edge.commands.hotlist_transfer import TRANSFERS_DIR, HotlistTransfers
 from edge.commands.parse import ParseLimits
 from edge.commands.replay import ReplayGuard
 from edge.commands.service import CommandService
@@ -106,6 +107,19 @@ def build_command_service(
                 lambda c: store.set_policy(RetentionPolicy.from_config(c.storage)),
             )
 
+    transfers = None
+    if hotlists is not None:
+        transfers = HotlistTransfers(
+            config.node.state_dir / TRANSFERS_DIR,
+            max_bytes=config.anpr.hotlist_max_bytes,
+            timeout_s=config.anpr.hotlist_transfer_timeout_s,
+            time_ns=clock.time_ns,
+        )
+        try:
+            transfers.sweep()  # before the commands thread exists, like the export sweep
+        except OSError as exc:
+            log.error("hotlist transfers unreadable at start: %s", exc)  # noqa: TRY400 - the message says it
+
     def send_clip(suffix: str, body: dict[str, Any]) -> None:
         uplink.send("clip", topics.clip(suffix), body, Priority.CLIP)
 
@@ -128,6 +142,7 @@ def build_command_service(
         outbox_room_bytes=uplink.outbox.room_bytes,
         request_restart=request_restart,
         hotlists=hotlists,
+        hotlist_transfers=transfers,
         set_config=None if config_updater is None else config_updater.update,
     )
     service = CommandService(

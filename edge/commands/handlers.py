@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import base64
+import binascii
+import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -19,6 +21,7 @@ from edge.anpr.lists import NodeHotlists
 from edge.commands.args import (
     ExportArgs,
     HoldArgs,
+    HotlistPartArgs,
     NoArgs,
     ReleaseArgs,
     ResendClipArgs,
@@ -28,6 +31,7 @@ from edge.commands.args import (
     ns,
 )
 from edge.commands.clips import ClipSender, send_clip
+from edge.commands.hotlist_transfer import HotlistTransfers
 from edge.commands.model import Command, CommandError, ErrorCode
 from edge.config import PrivacyConfig
 from edge.diagnostics.preview import PreviewConsumer
@@ -66,7 +70,9 @@ class CommandContext:
     """Room left in the outbox: a clip that does not fit would push out its own first chunks."""
     request_restart: Callable[[int], None]
     hotlists: NodeHotlists | None = None
-    """None when ANPR is off: ``set_hotlist`` answers ``unsupported``."""
+    """None when ANPR is off: ``set_hotlist`` and ``hotlist_part`` answer ``unsupported``."""
+    hotlist_transfers: HotlistTransfers | None = None
+    """Bundles arriving in parts (``hotlist_part``); None when ANPR is off."""
     set_config: Callable[[dict[str, Any], list[str], str], dict[str, Any]] | None = None
     """``ConfigUpdater.update`` (values, reset, actor); None: ``set_config`` answers ``unsupported``."""
 
@@ -83,6 +89,8 @@ _HOTLIST_ERRORS = {
     HotlistErrorCode.STORAGE: ErrorCode.FAILED,
 }
 """A refused bundle's code as a command error; the message keeps the hotlist code (``stale_version: ...``)."""
+_HOTLIST_RETRYABLE = frozenset({HotlistErrorCode.STORAGE, HotlistErrorCode.NOT_YET_VALID})
+"""Refusals that may pass later unchanged: a transfer refused so keeps its parts (until it times out)."""
 
 
 class Handlers:
@@ -101,6 +109,7 @@ class Handlers:
             "approve_view": self._approve_view,
             "set_config": self._set_config,
             "set_hotlist": self._set_hotlist,
+            "hotlist_part": self._hotlist_part,
             "restart": self._restart,
         }
 
@@ -236,10 +245,17 @@ class Handlers:
         if hotlists is None:
             raise CommandError(ErrorCode.UNSUPPORTED, "ANPR is off on this node: it holds no hotlists")
         a = _args(SetHotlistArgs, cmd)
+        document: Any = a.bundle
+        if a.transfer_id is not None:
+            document = self._assembled(a.transfer_id)
         try:
-            bundle = hotlists.load(a.bundle, actor=cmd.issuer)
+            bundle = hotlists.load(document, actor=cmd.issuer)
         except HotlistError as exc:
+            if a.transfer_id is not None and exc.code not in _HOTLIST_RETRYABLE:
+                self._transfers().remove(a.transfer_id)
             raise CommandError(_HOTLIST_ERRORS[exc.code], str(exc)) from None
+        if a.transfer_id is not None:
+            self._transfers().remove(a.transfer_id)
         return {
             "list_id": bundle.list_id,
             "purpose": bundle.purpose.value,
@@ -248,6 +264,27 @@ class Handlers:
             "expires_at": bundle.expires_at,
             "key_id": bundle.key_id,
         }
+
+    def _hotlist_part(self, cmd: Command) -> dict[str, Any]:
+        transfers = self._transfers()
+        a = _args(HotlistPartArgs, cmd)
+        try:
+            data = base64.b64decode(a.data, validate=True)
+        except binascii.Error:
+            raise CommandError(ErrorCode.BAD_ARGS, "hotlist_part: data must be base64") from None
+        return transfers.add(a.transfer_id, a.index, a.count, a.sha256, data).to_json()
+
+    def _assembled(self, transfer_id: str) -> object:
+        """The JSON document of a finished transfer; a transfer that is not JSON is dropped."""
+        transfers = self._transfers()
+        raw = transfers.assemble(transfer_id)
+        try:
+            return json.loads(raw, parse_constant=_no_constants)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            transfers.remove(transfer_id)
+            raise CommandError(
+                ErrorCode.BAD_ARGS, f"malformed: transfer {transfer_id} is not JSON: {str(exc)[:200]}"
+            ) from None
 
     def _restart(self, cmd: Command) -> dict[str, Any]:
         _args(NoArgs, cmd)
@@ -261,6 +298,11 @@ class Handlers:
             raise CommandError(ErrorCode.UNSUPPORTED, "recording is off on this node: there is no footage")
         return self._ctx.store
 
+    def _transfers(self) -> HotlistTransfers:
+        if self._ctx.hotlists is None or self._ctx.hotlist_transfers is None:
+            raise CommandError(ErrorCode.UNSUPPORTED, "ANPR is off on this node: it holds no hotlists")
+        return self._ctx.hotlist_transfers
+
     def _header(self, cmd: Command) -> dict[str, Any]:
         return {"node_id": self._ctx.node_id, "request_id": cmd.id}
 
@@ -270,6 +312,11 @@ def _transfer_bytes(folder: Path, chunk_bytes: int) -> int:
     sizes = [p.stat().st_size for p in folder.iterdir()]
     chunks = sum(max(1, -(-size // chunk_bytes)) for size in sizes)
     return sum(sizes) * 4 // 3 + chunks * 512
+
+
+def _no_constants(name: str) -> object:
+    # NaN and Infinity are not JSON (RFC 8259) and cannot be signed canonically.
+    raise ValueError(f"{name} is not JSON")
 
 
 def _args(model: type[A], cmd: Command) -> A:

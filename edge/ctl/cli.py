@@ -160,8 +160,24 @@ def _cmd_hotlist_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_hotlist_send(args: argparse.Namespace) -> int:
+    import json
+
+    from edge.ctl.hotlist import SendBundleOptions, send_bundle
+    from edge.ctl.send import SendOptions
+    from edge.storage.keys import load_ed25519_private
+
+    opts = SendBundleOptions(args.issuer, args.validity, args.max_request_bytes, args.transfer_id)
+    send = SendOptions(args.host, args.port, args.prefix, args.node, args.timeout)
+    result = send_bundle(
+        args.bundle, load_ed25519_private(args.key), send, opts, lambda s: print(s, flush=True)
+    )
+    print(json.dumps(result, indent=2))
+    return 0 if result.get("ok") is True else 1
+
+
 def _add_hotlist_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    hot = sub.add_parser("hotlist", help="make and inspect signed hotlist bundles (plates as keyed hashes)")
+    hot = sub.add_parser("hotlist", help="make, inspect and send signed hotlist bundles (keyed plate hashes)")
     hot_sub = hot.add_subparsers(dest="hotlist_command", required=True, metavar="ACTION")
     mk = hot_sub.add_parser("make", help="hash and sign a plate,category,ref CSV into a bundle")
     mk.add_argument("--key", type=Path, required=True, help="central Ed25519 signing key (PEM)")
@@ -183,6 +199,30 @@ def _add_hotlist_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         "--pub", type=Path, default=None, help="central Ed25519 public key: verify the signature"
     )
     ins.set_defaults(func=_cmd_hotlist_inspect)
+    snd = hot_sub.add_parser(
+        "send", help="send a bundle to a node in parts (hotlist_part), then load it (set_hotlist)"
+    )
+    snd.add_argument("bundle", type=Path, metavar="BUNDLE", help="a bundle .json (from `hotlist make`)")
+    snd.add_argument("--node", required=True, help="node id")
+    snd.add_argument("--key", type=Path, required=True, help="central Ed25519 signing key (PEM)")
+    snd.add_argument("--issuer", default=os.environ.get("USER", "edgectl"), help="who asks (default $USER)")
+    snd.add_argument("--validity", type=float, default=60.0, help="seconds each request stays valid")
+    snd.add_argument("--host", default="127.0.0.1", help="broker host (default 127.0.0.1)")
+    snd.add_argument("--port", type=int, default=1883, help="broker port (default 1883)")
+    snd.add_argument("--prefix", default="cams", help="topic prefix (default cams)")
+    snd.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each result")
+    snd.add_argument(
+        "--max-request-bytes",
+        type=int,
+        default=64 * 1024,
+        help="the node's commands.max_request_bytes (default 65536): each request stays within it",
+    )
+    snd.add_argument(
+        "--transfer-id",
+        default=None,
+        help="default: from the bundle's sha256 and the part size (sending the same file again resumes)",
+    )
+    snd.set_defaults(func=_cmd_hotlist_send)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,5 @@
-"""``edgectl hotlist``: make a signed hotlist bundle from a CSV file, and describe one without its secrets.
+"""``edgectl hotlist``: make a signed hotlist bundle from a CSV file, describe one without its secrets, and
+send one to a node in parts (``hotlist_part`` then ``set_hotlist`` with the ``transfer_id``).
 
 The CSV has a header row ``plate,category,ref``. Errors name the row, never the plate: the person running
 this may be allowed to see the list, the terminal's scrollback and the shell's log files are not.
@@ -6,7 +7,9 @@ this may be allowed to see the list, the terminal's scrollback and the shell's l
 
 from __future__ import annotations
 
+import base64
 import csv
+import hashlib
 import json
 import os
 import time
@@ -14,11 +17,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from edge.anpr.hotlist import HotlistBundle, Purpose, inspect_bundle, make_bundle
+from edge.commands.hotlist_transfer import MAX_PARTS
+from edge.ctl.send import SendOptions, make_request, send_and_wait
 from edge.errors import EdgeError
 
 CSV_COLUMNS = ("plate", "category", "ref")
@@ -149,3 +154,88 @@ def describe(bundle: HotlistBundle, verified_by: str | None, now_ns: int) -> lis
 def inspect(path: Path, keys: list[Ed25519PublicKey] | None, now_ns: int | None = None) -> list[str]:
     bundle = inspect_bundle(path.read_bytes(), keys)
     return describe(bundle, bundle.key_id or None, time.time_ns() if now_ns is None else now_ns)
+
+
+# --- sending in parts ------------------------------------------------------------------------------------
+
+DEFAULT_MAX_REQUEST_BYTES = 64 * 1024
+"""The node's default ``commands.max_request_bytes``."""
+_ENVELOPE_MARGIN = 64
+"""Bytes left spare in each request beyond the measured envelope (ids and times vary a little)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendBundleOptions:
+    issuer: str
+    validity_s: float
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    """The node's ``commands.max_request_bytes``: every request stays within it."""
+    transfer_id: str | None = None
+    """Default: from the bundle's sha256 and the part size, so sending the same file again resumes."""
+
+
+@dataclass(frozen=True, slots=True)
+class TransferPlan:
+    transfer_id: str
+    sha256: str
+    parts: list[bytes]
+
+
+def plan_transfer(data: bytes, key: Ed25519PrivateKey, opts: SendBundleOptions) -> TransferPlan:
+    """Split ``data`` into the largest parts whose signed ``hotlist_part`` request fits the node's limit."""
+    if not data:
+        raise EdgeError("the bundle is empty")
+    sha256 = hashlib.sha256(data).hexdigest()
+    widest = {
+        "transfer_id": opts.transfer_id or "x" * 64,
+        "index": MAX_PARTS - 1,
+        "count": MAX_PARTS,
+        "sha256": sha256,
+        "data": "",
+    }
+    envelope = len(_wire(make_request("hotlist_part", widest, key, issuer=opts.issuer))) + _ENVELOPE_MARGIN
+    part_bytes = (opts.max_request_bytes - envelope) // 4 * 3
+    if part_bytes <= 0:
+        raise EdgeError(f"a max request size of {opts.max_request_bytes} bytes leaves no room for data")
+    parts = [data[i : i + part_bytes] for i in range(0, len(data), part_bytes)]
+    if len(parts) > MAX_PARTS:
+        raise EdgeError(f"{len(parts)} parts of {part_bytes} bytes; a node takes at most {MAX_PARTS}")
+    transfer_id = opts.transfer_id or f"{sha256[:32]}-{part_bytes}"
+    return TransferPlan(transfer_id, sha256, parts)
+
+
+def send_bundle(
+    path: Path,
+    key: Ed25519PrivateKey,
+    send: SendOptions,
+    opts: SendBundleOptions,
+    report: Callable[[str], None],
+) -> dict[str, Any]:
+    """Send the bundle file at ``path`` in parts, each after the node answered the one before, then
+    ``set_hotlist`` with the transfer id; returns that command's result document. A refused part raises
+    ``EdgeError`` (what the node kept stays until it times out; sending the same file again resumes)."""
+    plan = plan_transfer(path.read_bytes(), key, opts)
+    count = len(plan.parts)
+    for index, part in enumerate(plan.parts):
+        args = {
+            "transfer_id": plan.transfer_id,
+            "index": index,
+            "count": count,
+            "sha256": plan.sha256,
+            "data": base64.b64encode(part).decode("ascii"),
+        }
+        request = make_request("hotlist_part", args, key, issuer=opts.issuer, validity_s=opts.validity_s)
+        result = send_and_wait(send, request)
+        if result.get("ok") is not True:
+            error = result.get("error") or {}
+            raise EdgeError(f"part {index + 1}/{count} refused: {error.get('code')}: {error.get('message')}")
+        report(f"part {index + 1}/{count} ({len(part)} bytes): {result['data']['received']} received")
+    request = make_request(
+        "set_hotlist", {"transfer_id": plan.transfer_id}, key, issuer=opts.issuer, validity_s=opts.validity_s
+    )
+    return send_and_wait(send, request)
+
+
+def _wire(request: dict[str, Any]) -> bytes:
+    """The request as ``send_and_wait`` publishes it."""
+    return json.dumps(request, separators=(",", ":")).encode()
