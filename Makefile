@@ -57,7 +57,7 @@ KILL_CYCLES ?= 20
 soak: venv deps
 	$(PY) -m bench.soak
 	KILL_CYCLES=$(KILL_CYCLES) $(VENV)/bin/pytest -q tests/test_node_sigkill.py
-	HYPOTHESIS_PROFILE=soak $(VENV)/bin/pytest -q $(FUZZ_TESTS)
+	HYPOTHESIS_PROFILE=soak $(VENV)/bin/pytest -v --durations=20 $(FUZZ_TESTS)
 
 # Model training: its own environment (tensorflow-cpu never goes near a node). Generated training data is
 # cached under build/models-cache by recipe; `make models` starts from scratch unless MODELS_CACHE=keep.

@@ -1,4 +1,4 @@
-"""Train the plate reader and the plate detector at the same time, each on half the cores (``make models``).
+"""Train the plate reader and the plate detector at the same time (``make models``).
 
     python -m models.training.train_all [--out models/] [--cache build/models-cache]
 
@@ -25,6 +25,9 @@ from pathlib import Path
 from typing import IO
 
 JOBS = ("reader", "detector")
+CORE_SHARE = {"reader": 1.0, "detector": 0.5}
+"""TensorFlow threads per job as a share of the cores. The reader is the longer job: it may use every core
+(while both run the scheduler shares them; once the detector is done the reader has them all)."""
 
 
 @dataclass
@@ -112,14 +115,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)  # stopped like Ctrl-C: the children stop too
     cores = len(os.sched_getaffinity(0))
-    threads = max(1, cores // len(JOBS))
+    threads = {name: max(1, int(cores * CORE_SHARE[name])) for name in JOBS}
     t0 = time.monotonic()
-    started = [start(name, threads, args.out, args.cache) for name in JOBS]
+    started = [start(name, threads[name], args.out, args.cache) for name in JOBS]
     jobs = [job for job, _ in started]
     tty = sys.stderr.isatty()
     last_print = 0.0
     print(
-        f"training {' and '.join(JOBS)} side by side, {threads} thread(s) each; logs: {args.cache / 'logs'}",
+        "training side by side: "
+        + ", ".join(f"{name} on {n} thread(s)" for name, n in threads.items())
+        + f"; logs: {args.cache / 'logs'}",
         file=sys.stderr,
     )
     try:
