@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 
-from edge.diagnostics.checks import CheckResult, CheckStatus
+from edge.anpr.manifest import default_models_dir
+from edge.config import EdgeConfig
+from edge.diagnostics.checks import CheckResult, CheckStatus, check_model_files
 from edge.diagnostics.console import report
 from tests.broker import Broker
 from tests.node_process import node_config
@@ -73,3 +76,27 @@ def test_colours_on_a_tty(tmp_path: Path) -> None:
     out = Tty()
     code = report((CheckResult("disk", CheckStatus.FAIL, "read-only"),), as_json=False, out=out)  # type: ignore[arg-type]
     assert code == 2 and "\033[31m" in out.text and "RED" in out.text
+
+
+def _anpr_config(tmp_path: Path, broker: Broker, **anpr: object) -> EdgeConfig:
+    return EdgeConfig.model_validate(node_config(tmp_path, broker, anpr={"enabled": True, **anpr}))
+
+
+def test_model_check_loads_the_configured_models_and_names_a_corrupt_one(
+    tmp_path: Path, broker: Broker
+) -> None:
+    ok = check_model_files(_anpr_config(tmp_path, broker))
+    assert ok.status is CheckStatus.PASS, ok.detail
+    assert "detector-" in ok.detail and "reader-" in ok.detail and "int8" in ok.detail
+
+    models = tmp_path / "models"
+    shutil.copytree(default_models_dir(), models)
+    reader = models / "plate_reader_fp32.tflite"
+    data = bytearray(reader.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    reader.write_bytes(bytes(data))
+    bad = check_model_files(_anpr_config(tmp_path, broker, models_dir=str(models), precision="fp32"))
+    assert bad.status is CheckStatus.FAIL and "does not match the manifest" in bad.detail
+
+    off = check_model_files(EdgeConfig.model_validate(node_config(tmp_path, broker)))
+    assert off.status is CheckStatus.SKIPPED

@@ -139,7 +139,30 @@ def check_models(anpr: dict[str, Any] | None = None) -> CheckResult:
         return CheckResult("model", CheckStatus.FAIL, f"ANPR disabled: {doc.get('reason')}")
     if state == "starting":
         return CheckResult("model", CheckStatus.WARN, "the models load with the first frame")
-    return CheckResult("model", CheckStatus.SKIPPED, "skipped: ANPR not installed")
+    return CheckResult("model", CheckStatus.SKIPPED, "skipped: ANPR is off")
+
+
+def check_model_files(config: EdgeConfig) -> CheckResult:
+    """Offline (``edge diag`` without a running node): the configured models verify against the manifest and
+    load in the installed TFLite runtime, as the ANPR stage would load them."""
+    from edge.anpr.manifest import default_models_dir, model_file
+    from edge.anpr.runtime import ModelError, TFLiteModel, find_runtime
+
+    if not config.anpr.enabled:
+        return CheckResult("model", CheckStatus.SKIPPED, "skipped: ANPR is off in the configuration")
+    started = time.monotonic()
+    folder = config.anpr.models_dir or default_models_dir()
+    try:
+        runtime, _ = find_runtime()
+        versions = []
+        for name in ("detector", "reader"):
+            entry = model_file(folder, name, config.anpr.precision)
+            TFLiteModel(entry.verified_bytes(), threads=1, name=name)
+            versions.append(entry.version)
+    except ModelError as exc:
+        return _timed("model", started, CheckStatus.FAIL, f"ANPR would be disabled: {exc}")
+    detail = f"{' + '.join(versions)} ({config.anpr.precision}) on {runtime.name} {runtime.version}"
+    return _timed("model", started, CheckStatus.PASS, detail)
 
 
 def check_camera_open(config: EdgeConfig) -> CheckResult:

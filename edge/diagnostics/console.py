@@ -19,7 +19,7 @@ from edge.diagnostics.checks import (
     check_broker_round_trip,
     check_camera_open,
     check_disk,
-    check_models,
+    check_model_files,
     check_technicians,
     overall,
 )
@@ -60,7 +60,7 @@ def run_checks(config_path: Path, timeout_s: float = 3.0) -> tuple[CheckResult, 
             f"{sync.state} ({sync.source})",
         )
     )
-    results.append(check_models())
+    results.append(check_model_files(config))
     return tuple(results)
 
 
