@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from edge.clock import FakeClock
+from edge.ctl.clip import verify_export
 from edge.storage.errors import ExportRefusedError, StorageError
 from edge.storage.export import MANIFEST_NAME, SIGNATURE_NAME, export_clip
 from edge.storage.keys import fingerprint, load_ed25519_private, load_ed25519_public
-from edge.storage.model import EventKind, StorageEvent
+from edge.storage.model import AlarmKind, EventKind, StorageAlarm, StorageEvent
 from edge.storage.store import SegmentStore
 from tests.storage_support import Keys, fake_video, make_keys, open_store
 
@@ -113,5 +114,39 @@ def test_bad_export_requests_are_refused(tmp_path: Path, k: Keys) -> None:
     data = bytearray(path.read_bytes())
     data[-1] ^= 1
     path.write_bytes(bytes(data))
-    with pytest.raises(StorageError, match="does not match its recorded hash"):
+    with pytest.raises(StorageError, match=r"every segment in the requested range \(1\) is corrupt on disk"):
         export_clip(store, now - HOUR_NS, now, tmp_path / "f", device, requester="r", purpose="p")
+    assert not (tmp_path / "f" / MANIFEST_NAME).exists()
+
+
+def test_a_corrupt_segment_is_left_out_named_in_the_manifest_and_alarmed(tmp_path: Path, k: Keys) -> None:
+    clock = FakeClock()
+    events: list[StorageEvent] = []
+    alarms: list[StorageAlarm] = []
+    store = open_store(tmp_path / "rec", k, clock, audit=events.append, alarm=alarms.append)
+    t0 = clock.time_ns()
+    hourly(store, clock, 3)
+    first, middle, last = store.segments(0, 2**63 - 1)
+    path = store.path_of(middle)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x40  # a bit flipped on the card
+    path.write_bytes(bytes(data))
+
+    device = load_ed25519_private(k.device_key)
+    out = tmp_path / "export"
+    result = export_clip(store, t0, clock.time_ns(), out, device, requester="r", purpose="p")
+
+    assert result.segment_ids == (first.segment_id, last.segment_id)
+    assert result.corrupt_ids == (middle.segment_id,)
+    assert not (out / f"{middle.segment_id}.seg").exists()
+    manifest = verify_export(out, load_ed25519_public(k.device_pub))  # signed, every listed file verifies
+    assert [s.segment_id for s in manifest.segments] == [first.segment_id, last.segment_id]
+    assert manifest.corrupt == (middle.segment_id,)
+    doc = json.loads((out / MANIFEST_NAME).read_bytes())
+    assert doc["corrupt"][0]["sha256"] == middle.sha256 and "recorded hash" in doc["corrupt"][0]["reason"]
+    assert [a.kind for a in alarms] == [AlarmKind.SEGMENT_CORRUPT]
+    assert middle.segment_id in alarms[0].message
+    state = store.state()
+    assert state.alarms == 1 and state.last_alarm.startswith("segment_corrupt")
+    assert f"corrupt_left_out={middle.segment_id}" in events[-1].detail
+    assert store.segments(0, 2**63 - 1)[1].segment_id == middle.segment_id, "kept for a technician"

@@ -192,6 +192,7 @@ class Handlers:
         return {
             "clip_id": clip_id,
             "segments": len(result.segment_ids),
+            "corrupt_left_out": list(result.corrupt_ids),
             "sealed_bytes": result.sealed_bytes,
             "chunks": total,
             "queued": queued,

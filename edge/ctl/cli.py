@@ -67,6 +67,11 @@ def _cmd_clip(args: argparse.Namespace) -> int:
         f"verified and decrypted {result.segments} segment(s); wrote {result.frames} frames to {args.output} "
         f"(mask ids: {', '.join(result.mask_ids)})"
     )
+    if result.corrupt:
+        print(
+            f"warning: the node left out {len(result.corrupt)} segment(s) of the range, corrupt on its disk: "
+            + ", ".join(result.corrupt)
+        )
     return 0
 
 

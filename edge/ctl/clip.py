@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -59,6 +59,8 @@ class Manifest:
     device_key: str
     mask_ids: tuple[str, ...]
     segments: tuple[ManifestSegment, ...]
+    corrupt: tuple[str, ...] = ()
+    """Segments of the range the node left out because their file was corrupt on disk (ids)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,7 @@ class ClipResult:
     first_frame_ns: int
     last_frame_ns: int
     mask_ids: tuple[str, ...]
+    corrupt: tuple[str, ...] = ()
 
 
 def verify_export(export_dir: Path, device_key: Ed25519PublicKey) -> Manifest:
@@ -127,7 +130,7 @@ def build_clip(
                 raise ClipError(f"{seg.file}: decoded {decoded} frames, the header says {header.frames}")
         if writer is None:
             raise ClipError("no frame of the exported segments lies in the manifest's range")
-        return writer.close(len(manifest.segments), manifest.mask_ids)
+        return replace(writer.close(len(manifest.segments), manifest.mask_ids), corrupt=manifest.corrupt)
     except BaseException:
         if writer is not None:
             writer.abort()
@@ -202,6 +205,7 @@ def _parse_manifest(body: bytes) -> Manifest:
             device_key=str(doc["device_key"]),
             mask_ids=tuple(doc["mask_ids"]),
             segments=segments,
+            corrupt=tuple(str(c["segment_id"]) for c in doc.get("corrupt", ())),
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise ClipError(f"manifest is malformed: {exc}") from None

@@ -3,7 +3,9 @@
 The export is a folder::
 
     manifest.json     canonical JSON: range, requester, purpose, decision reference, and per segment its
-                      id, file, times, frame count, size, SHA-256 and mask id
+                      id, file, times, frame count, size, SHA-256 and mask id; ``corrupt`` (only when
+                      present) lists segments of the range left out because their file no longer matched
+                      the recorded hash (id, times, expected SHA-256, reason), each also alarmed
     manifest.sig      base64 Ed25519 signature over the exact bytes of manifest.json
     <id>.seg          the sealed segments, byte for byte as stored (the node cannot decrypt them)
 
@@ -42,6 +44,12 @@ class ExportResult:
     directory: Path
     segment_ids: tuple[str, ...]
     sealed_bytes: int
+    corrupt_ids: tuple[str, ...] = ()
+    """Segments in the range that no longer matched their recorded hash: left out, listed in the manifest."""
+
+
+class _CorruptSegmentError(StorageError):
+    pass
 
 
 def export_clip(
@@ -80,10 +88,25 @@ def export_clip(
         raise StorageError(f"{out_dir} is not empty")
 
     entries = []
+    exported: list[Segment] = []
+    corrupt: list[dict[str, object]] = []
     for segment in segments:
         name = f"{segment.segment_id}.seg"
-        _copy_verified(store, segment, out_dir / name)
+        try:
+            _copy_verified(store, segment, out_dir / name)
+        except _CorruptSegmentError as exc:
+            # One damaged file must not withhold the rest of the footage: it is left out, named in the
+            # signed manifest (so the gap is explained, not silent) and alarmed.
+            (out_dir / name).unlink(missing_ok=True)
+            store.report_corrupt(segment, "does not match its recorded hash; left out of an export")
+            corrupt.append(_gap(segment, str(exc)))
+            continue
         entries.append(_entry(segment, name))
+        exported.append(segment)
+    if not exported:
+        raise StorageError(
+            f"every segment in the requested range ({len(corrupt)}) is corrupt on disk; nothing exported"
+        )
     manifest = {
         "format": MANIFEST_FORMAT,
         "node_id": store.node_id,
@@ -94,18 +117,23 @@ def export_clip(
         "purpose": purpose,
         "decision_ref": decision or None,
         "device_key": fingerprint(device_key.public_key()),
-        "mask_ids": sorted({s.mask_id for s in segments}),
+        "mask_ids": sorted({s.mask_id for s in exported}),
         "segments": entries,
     }
+    if corrupt:
+        manifest["corrupt"] = corrupt
     body = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
     signature = base64.b64encode(device_key.sign(body)) + b"\n"
     write_atomically(out_dir / SIGNATURE_NAME, lambda f: f.write(signature))
     write_atomically(out_dir / MANIFEST_NAME, lambda f: f.write(body))
-    ids = tuple(s.segment_id for s in segments)
+    ids = tuple(s.segment_id for s in exported)
+    corrupt_ids = tuple(str(c["segment_id"]) for c in corrupt)
     detail = f"purpose={purpose} decision_ref={decision or '-'} segments={len(ids)}"
+    if corrupt_ids:
+        detail += f" corrupt_left_out={','.join(corrupt_ids)}"
     store.audit(StorageEvent(EventKind.EXPORT, now_ns, requester, start_ns, end_ns, detail, ids))
-    log.info("exported %d segment(s) to %s", len(ids), out_dir)
-    return ExportResult(out_dir, ids, sum(s.sealed_bytes for s in segments))
+    log.info("exported %d segment(s) to %s (%d corrupt left out)", len(ids), out_dir, len(corrupt_ids))
+    return ExportResult(out_dir, ids, sum(s.sealed_bytes for s in exported), corrupt_ids)
 
 
 def _entry(segment: Segment, name: str) -> dict[str, object]:
@@ -119,6 +147,16 @@ def _entry(segment: Segment, name: str) -> dict[str, object]:
         "sha256": segment.sha256,
         "mask_id": segment.mask_id,
         "profile": segment.profile,
+    }
+
+
+def _gap(segment: Segment, reason: str) -> dict[str, object]:
+    return {
+        "segment_id": segment.segment_id,
+        "start_ns": segment.start_ns,
+        "end_ns": segment.end_ns,
+        "sha256": segment.sha256,
+        "reason": reason,
     }
 
 
@@ -137,4 +175,6 @@ def _copy_verified(store: SegmentStore, segment: Segment, target: Path) -> None:
         # The export stays unfinished (no manifest.json); the caller may retry with a later range.
         raise StorageError(f"segment {segment.segment_id} was purged during the export") from None
     if got != segment.sha256:
-        raise StorageError(f"segment {segment.segment_id} does not match its recorded hash: corrupt on disk")
+        raise _CorruptSegmentError(
+            f"segment {segment.segment_id} does not match its recorded hash: corrupt on disk"
+        )

@@ -76,6 +76,8 @@ class AlarmKind(enum.StrEnum):
     """Held footage is about to be evicted because nothing else is left to evict."""
     SEGMENT_DROPPED = "segment_dropped"
     """A finished segment could not be stored (larger than the quota, disk error)."""
+    SEGMENT_CORRUPT = "segment_corrupt"
+    """A stored segment no longer matches its recorded hash (found by an export, which leaves it out)."""
 
 
 @dataclass(frozen=True, slots=True)

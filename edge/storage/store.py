@@ -388,6 +388,14 @@ class SegmentStore:
             )
         self._hold_pressure = pressure
 
+    def report_corrupt(self, segment: Segment, detail: str) -> None:
+        """A segment found not to match its recorded hash: raised as a ``segment_corrupt`` alarm (health and
+        an event). The segment stays in the index and on disk, for a technician and for the evidence trail;
+        exports leave it out."""
+        with self._lock:
+            self._raise_alarm(AlarmKind.SEGMENT_CORRUPT, f"segment {segment.segment_id}: {detail}")
+        self._flush_hooks()
+
     def _raise_alarm(self, kind: AlarmKind, message: str, held_bytes: int | None = None) -> None:
         now_ns = self._clock.time_ns()
         if held_bytes is None:
