@@ -422,6 +422,40 @@ def test_hit_clip_waits_for_its_footage_then_goes_the_clip_way(tmp_path: Path) -
     assert clips.counters().sent == 1 and clips.counters().failed == 0
 
 
+def test_a_hit_clip_pending_at_shutdown_is_exported_after_the_restart(tmp_path: Path) -> None:
+    k = make_keys(tmp_path / "keys")
+    clock = FakeClock()
+    store = open_store(tmp_path / "rec", k, clock)
+    t0 = clock.time_ns()
+    store.store(fake_video(900), t0 - 10 * SECOND_NS, t0, "m1-test", "fake")
+    device = load_ed25519_private(k.device_key)
+    job = ClipJob("d" * 32, t0 - 5 * SECOND_NS, t0 + 3 * SECOND_NS, "r" * 32, "anpr hit: list l v1")
+    pending = tmp_path / "hit-clips" / f"{job.clip_id}.json"
+
+    stop = threading.Event()
+    first = HitClips(store, lambda: device, tmp_path / "exports", 512, ClipSink(), "test-node", stop)
+    first.start()
+    assert first.submit(job)
+    assert pending.is_file(), "written down before submit returns"
+    stop.set()  # the node stops while the clip still waits for its footage
+    assert first.join(5)
+    assert pending.is_file() and not (tmp_path / "exports" / job.clip_id).exists()
+
+    store.store(fake_video(900), t0, t0 + 10 * SECOND_NS, "m1-test", "fake")  # recorded after the restart
+    sink = ClipSink()
+    stop = threading.Event()
+    second = HitClips(store, lambda: device, tmp_path / "exports", 512, sink, "test-node", stop)
+    second.start()
+    try:
+        assert sink.meta.wait(10), "the pending clip is exported after the restart"
+    finally:
+        stop.set()
+        assert second.join(5)
+    assert sink.messages[-1][1]["request_id"] == job.read_id
+    assert not pending.exists(), "done: no longer pending"
+    assert second.counters().sent == 1
+
+
 def test_hit_clip_queue_is_bounded(tmp_path: Path) -> None:
     k = make_keys(tmp_path / "keys")
     store = open_store(tmp_path / "rec", k, FakeClock())

@@ -9,13 +9,17 @@ segments and a manifest signed by the device key under ``<state_dir>/exports/<cl
 ``clip/<clip_id>/chunk/<n>`` and ``clip/<clip_id>/meta`` (``request_id`` is the hit's ``read_id``), and
 re-sendable with ``resend_clip``. The export is audited by the store (``storage.export``).
 
-Jobs still queued at shutdown are lost (logged with their count); the hit names the clip's range, so the
-centre can ask for it with ``export_clip`` instead.
+Jobs are durable: each is written to ``<pending_dir>/<clip_id>.json`` (fsynced) before ``submit`` returns
+and removed once its export is done or has definitively failed, so a job still waiting at shutdown, a
+crash or a power cut is picked up again at the next start (``start`` re-queues them, oldest first). Its
+footage is in the ring buffer by then, or the wait limit has passed and what there is goes out.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -28,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from edge.commands.clips import ClipSender, send_clip
 from edge.errors import EdgeError
 from edge.storage.export import export_clip
+from edge.storage.files import TMP_SUFFIX, make_dirs_durably, write_atomically
 from edge.storage.store import SegmentStore
 
 log = logging.getLogger(__name__)
@@ -70,7 +75,9 @@ class HitClips:
         *,
         capacity: int = 16,
         wait_limit_s: float = 30.0,
+        pending_dir: Path | None = None,
     ) -> None:
+        """``pending_dir``: where jobs wait durably (default ``<exports_dir>/../hit-clips``)."""
         self._store = store
         self._device_key = device_key
         self._exports_dir = exports_dir
@@ -84,8 +91,17 @@ class HitClips:
         self._sent = self._failed = self._refused = 0
         self._last_error = ""
         self._thread = threading.Thread(target=self._run, name="anpr-clips", daemon=True)
+        self._pending_dir = pending_dir or exports_dir.parent / "hit-clips"
 
     def start(self) -> None:
+        """Re-queue the jobs a previous run left pending, then start the export thread."""
+        for job in self._pending():
+            try:
+                self._queue.put_nowait(job)
+            except queue.Full:
+                log.warning("hit clip %s left pending: the queue is full", job.clip_id)
+                break
+            log.info("hit clip %s pending from before the restart: queued again", job.clip_id)
         self._thread.start()
 
     def join(self, timeout_s: float) -> bool:
@@ -93,10 +109,15 @@ class HitClips:
         return not self._thread.is_alive()
 
     def submit(self, job: ClipJob) -> bool:
-        """Queue a clip; False (counted) when the queue is full."""
+        """Write the job down durably, then queue it; False (counted, nothing kept) when the queue is full."""
+        try:
+            self._write_pending(job)
+        except OSError as exc:  # the clip still goes out while this run lasts; only a restart would lose it
+            log.error("hit clip %s could not be written down: %s", job.clip_id, exc)  # noqa: TRY400
         try:
             self._queue.put_nowait(job)
         except queue.Full:
+            self._done(job)
             with self._lock:
                 self._refused += 1
             log.warning("hit clip queue full; clip %s not exported", job.clip_id)
@@ -116,16 +137,18 @@ class HitClips:
             except queue.Empty:
                 continue
             try:
-                if self._wait_for_footage(job):
-                    self._export(job)
+                if not self._wait_for_footage(job):
+                    break  # stopping: the job stays pending for the next start
+                self._export(job)
             except Exception as exc:  # the one broad catch of this loop: log, count, carry on
                 log.exception("hit clip %s failed", job.clip_id)
                 with self._lock:
                     self._failed += 1
                     self._last_error = f"{type(exc).__name__}: {exc}"
+            self._done(job)
         left = self._queue.qsize()
         if left:
-            log.warning("%d hit clip(s) not exported at shutdown", left)
+            log.info("%d hit clip(s) pending at shutdown: exported after the next start", left)
 
     def _wait_for_footage(self, job: ClipJob) -> bool:
         """Wait until a stored segment reaches the clip's end (or the wait limit passes); False on stop."""
@@ -166,3 +189,50 @@ class HitClips:
         with self._lock:
             self._sent += 1
         log.info("hit clip %s queued: %d of %d chunks", job.clip_id, queued, total)
+
+    # --- pending jobs on disk ------------------------------------------------------------------------------
+
+    def _write_pending(self, job: ClipJob) -> None:
+        make_dirs_durably(self._pending_dir, self._pending_dir.parent)
+        body = json.dumps(
+            {
+                "clip_id": job.clip_id,
+                "start_ns": job.start_ns,
+                "end_ns": job.end_ns,
+                "read_id": job.read_id,
+                "purpose": job.purpose,
+            }
+        ).encode()
+        write_atomically(self._pending_dir / f"{job.clip_id}.json", lambda f: f.write(body))
+
+    def _done(self, job: ClipJob) -> None:
+        try:
+            (self._pending_dir / f"{job.clip_id}.json").unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("hit clip %s: pending file not removed: %s", job.clip_id, exc)
+
+    def _pending(self) -> list[ClipJob]:
+        if not self._pending_dir.is_dir():
+            return []
+        jobs = []
+        for path in sorted(self._pending_dir.iterdir()):
+            if path.name.endswith(TMP_SUFFIX):
+                path.unlink(missing_ok=True)  # a write interrupted before its rename
+                continue
+            if path.suffix != ".json":
+                continue  # set aside by an earlier start
+            try:
+                doc = json.loads(path.read_bytes())
+                jobs.append(
+                    ClipJob(
+                        str(doc["clip_id"]),
+                        int(doc["start_ns"]),
+                        int(doc["end_ns"]),
+                        str(doc["read_id"]),
+                        str(doc["purpose"]),
+                    )
+                )
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                log.error("hit clip job %s unreadable, set aside: %s", path.name, exc)  # noqa: TRY400
+                os.replace(path, path.with_name(path.name + ".bad"))
+        return sorted(jobs, key=lambda j: j.start_ns)
