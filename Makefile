@@ -12,7 +12,7 @@ help:
 	@echo "make test   ruff, mypy and the whole pytest suite"
 	@echo "make bench  measure every stage on this machine (bench/results.json)"
 	@echo "make soak   an hour on the synthetic camera with broker outages, 20 SIGKILLs, long fuzz runs (bench/soak.json)"
-	@echo "make models train the plate detector and reader from scratch (tensorflow-cpu; about 40 min on 2 cores)"
+	@echo "make models train the plate detector and reader from scratch (tensorflow-cpu; about an hour on 2 cores)"
 
 all: test
 

@@ -60,7 +60,7 @@ class Recognizer:
         max_candidates: int = 4,
         detector_threshold: float = 0.5,
         closer_looks: int = 1,
-        closer_look_below: float = 1.0,
+        closer_look_below: float = 0.8,
     ) -> None:
         """``closer_looks``: how many of the best candidates get the voted, five-look reading;
         ``closer_look_below``: only when their first read's confidence is below this (a confident read of
@@ -216,7 +216,8 @@ def _interpret_one(raw: RawRead, hint: str | None, crop: U8, *, trimmed: bool) -
     if trimmed:
         conf *= _TRIM_FACTOR
     if len(text) <= _SHORT_LEN:
-        conf *= _SHORT_FACTOR  # a band code, an emblem or a sign's letters, more often than a short plate
+        # A band code ("SK"), an emblem or a sign's letters, far more often than a short plate.
+        conf *= _SHORT_FACTOR ** (1 + _SHORT_LEN - len(text))
     return PlateRead(
         text=text,
         raw=raw.text,

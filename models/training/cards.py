@@ -41,13 +41,11 @@ RECIPES = {
     ),
     "reader": (
         "`python -m models.training.train_reader` (called by `make models`). Data: "
-        "`models/training/platesynth.py` — plates of Belgium (current, old, diplomatic, temporary "
-        "white-on-red with expiry, oldtimer, trailer, vanity, two-row), the Netherlands, France, Germany, "
-        "Slovakia, Czechia, Poland, the UK and random EU-style strings, drawn in 15 fonts from Debian "
-        "packages (DejaVu, Roboto Condensed, Nimbus Sans Narrow, Liberation, FreeSans, B612, Noto; a third "
-        "with a DIN-like straight-sided M), with EU band, borders, screws, dealer frames; 10 % drawn by the "
-        "synthetic street camera's own renderer (`edge/capture/synthetic/plates.py`); perspective, "
-        "motion and focus blur, night and IR looks, shadows, 14-60 px text "
+        "`models/training/platesynth.py` — plates of Belgium (current, old, diplomatic, temporary, "
+        "oldtimer, trailer, vanity, two-row), the Netherlands, France, Germany, Slovakia, Czechia, Poland, "
+        "the UK and random EU-style strings, drawn in 15 fonts from Debian packages (DejaVu, Roboto "
+        "Condensed, Nimbus Sans Narrow, Liberation, FreeSans, B612, Noto), with EU band, borders, screws, "
+        "dealer frames; perspective, motion and focus blur, night and IR looks, shadows, 14-60 px text "
         "height, noise and JPEG; cut out with a detector-like loose box; 5 % clutter with an empty label. "
         "Input: `edge.anpr.preprocess.reader_input` (grey 32 x 128, two-row plates side by side). Network: "
         "6 conv blocks down to one row of 32 columns, two residual 1 x 5 context convolutions, logits "

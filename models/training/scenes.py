@@ -254,7 +254,7 @@ def light(img: np.ndarray, rng: Rng) -> np.ndarray:
     elif rng.random() < 0.1:
         f = np.repeat(f.mean(axis=2, keepdims=True), 3, axis=2)
     f = f * rng.uniform(0.7, 1.3) + rng.uniform(-30, 30)
-    f += rng.standard_normal(f.shape, dtype=np.float32) * np.float32(rng.uniform(0, 8))
+    f += rng.normal(0, rng.uniform(0, 8), f.shape).astype(np.float32)
     out = np.clip(f, 0, 255).astype(np.uint8)
     if rng.random() < 0.3:
         out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.3, 1.2))

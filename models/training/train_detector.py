@@ -22,7 +22,7 @@ from edge.anpr.preprocess import DETECTOR_STRIDE
 from models.training import scenes
 from models.training.dataset import generate, limit_threads, progress
 
-RECIPE_VERSION = 4
+RECIPE_VERSION = 3
 CROP_W, CROP_H = 160, 128
 
 
@@ -73,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--samples", type=int, default=int(os.environ.get("DETECTOR_SAMPLES", "12000")))
-    parser.add_argument("--epochs", type=int, default=int(os.environ.get("DETECTOR_EPOCHS", "5")))
+    parser.add_argument("--samples", type=int, default=int(os.environ.get("DETECTOR_SAMPLES", "20000")))
+    parser.add_argument("--epochs", type=int, default=int(os.environ.get("DETECTOR_EPOCHS", "4")))
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--seed", type=int, default=20261130)
     parser.add_argument("--out", type=Path, default=Path("models"))
