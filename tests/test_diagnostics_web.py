@@ -123,7 +123,7 @@ def test_selftests_over_http(diag: DiagNode, client: Client) -> None:
     assert by_name["model"] == {
         **by_name["model"],
         "status": "skipped",
-        "detail": "skipped: ANPR not installed",
+        "detail": "skipped: ANPR is off",
     }
 
 
