@@ -40,6 +40,9 @@ def test_demo_shows_status_and_health_and_stops_on_ctrl_c(tmp_path: Path) -> Non
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,  # its own process group, so the test can "press Ctrl-C" like a terminal
+        # SIGINT as a terminal has it: a test run started in the background inherits SIGINT ignored, and
+        # bash cannot trap a signal ignored at its start, so "Ctrl-C" would not reach the script's trap.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509 - no threads involved
     )
     lines: queue.Queue[str] = queue.Queue()
 
@@ -94,6 +97,8 @@ def test_demo_shows_status_and_health_and_stops_on_ctrl_c(tmp_path: Path) -> Non
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+            # The script starts the broker and the node in sessions of their own: never leave them running.
+            subprocess.run(["pkill", "-f", str(tmp_path)], check=False)
     rest = []
     while not lines.empty():
         rest.append(lines.get())
