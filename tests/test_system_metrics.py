@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import mmap
 import os
 import time
 from pathlib import Path
@@ -100,7 +101,11 @@ def test_rss_matches_psutil_and_follows_allocation(tmp_path: Path) -> None:
     assert first.process_rss_bytes is not None
     assert first.process_rss_bytes == pytest.approx(psutil.Process().memory_info().rss, abs=4 * MiB)
 
-    ballast = b"\x01" * (64 * MiB)  # bytes multiplication writes every page, so they become resident
+    # An anonymous mapping of its own: fresh pages that become resident when written and leave when unmapped.
+    # (A bytes object could be served from memory the allocator already holds, which moves no RSS at all.)
+    ballast = mmap.mmap(-1, 64 * MiB)
+    for offset in range(0, 64 * MiB, mmap.PAGESIZE):
+        ballast[offset] = 1
     # The kernel's RSS counters are per-CPU and folded in lazily: in a long-lived process with many threads
     # the growth can show a moment late. Poll until it shows (or fail after a few seconds).
     deadline = time.monotonic() + 5
@@ -111,7 +116,7 @@ def test_rss_matches_psutil_and_follows_allocation(tmp_path: Path) -> None:
             break
     assert second.process_rss_bytes - first.process_rss_bytes >= 56 * MiB
     assert second.process_peak_rss_bytes >= second.process_rss_bytes
-    del ballast
+    ballast.close()
 
     deadline = time.monotonic() + 5
     while True:
