@@ -181,6 +181,22 @@ def _cmd_hotlist_send(args: argparse.Namespace) -> int:
     return 0 if result.get("ok") is True else 1
 
 
+def _add_request_options(parser: argparse.ArgumentParser, *, each: str, timeout_s: float) -> None:
+    """Options of every command that signs requests and sends them to a node (`send`, `hotlist send`)."""
+    parser.add_argument("--node", required=True, help="node id")
+    parser.add_argument("--key", type=Path, required=True, help="central Ed25519 signing key (PEM)")
+    parser.add_argument(
+        "--issuer", default=os.environ.get("USER", "edgectl"), help="who asks (default $USER)"
+    )
+    parser.add_argument("--validity", type=float, default=60.0, help=f"seconds {each} stays valid")
+    parser.add_argument("--host", default="127.0.0.1", help="broker host (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=1883, help="broker port (default 1883)")
+    parser.add_argument("--prefix", default="cams", help="topic prefix (default cams)")
+    parser.add_argument(
+        "--timeout", type=float, default=timeout_s, help=f"seconds to wait for {each}'s result"
+    )
+
+
 def _add_hotlist_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     hot = sub.add_parser("hotlist", help="make, inspect and send signed hotlist bundles (keyed plate hashes)")
     hot_sub = hot.add_subparsers(dest="hotlist_command", required=True, metavar="ACTION")
@@ -208,14 +224,7 @@ def _add_hotlist_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         "send", help="send a bundle to a node in parts (hotlist_part), then load it (set_hotlist)"
     )
     snd.add_argument("bundle", type=Path, metavar="BUNDLE", help="a bundle .json (from `hotlist make`)")
-    snd.add_argument("--node", required=True, help="node id")
-    snd.add_argument("--key", type=Path, required=True, help="central Ed25519 signing key (PEM)")
-    snd.add_argument("--issuer", default=os.environ.get("USER", "edgectl"), help="who asks (default $USER)")
-    snd.add_argument("--validity", type=float, default=60.0, help="seconds each request stays valid")
-    snd.add_argument("--host", default="127.0.0.1", help="broker host (default 127.0.0.1)")
-    snd.add_argument("--port", type=int, default=1883, help="broker port (default 1883)")
-    snd.add_argument("--prefix", default="cams", help="topic prefix (default cams)")
-    snd.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each result")
+    _add_request_options(snd, each="each request", timeout_s=60.0)
     snd.add_argument(
         "--max-request-bytes",
         type=int,
@@ -267,14 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     snd = sub.add_parser("send", help="sign a command, send it to a node and print its result")
     snd.add_argument("name", metavar="COMMAND", help="ping, status, snapshot, hold, export_clip, ...")
     snd.add_argument("--args", default="{}", help="the command's arguments as a JSON object (default {})")
-    snd.add_argument("--node", required=True, help="node id")
-    snd.add_argument("--key", type=Path, required=True, help="central Ed25519 signing key (PEM)")
-    snd.add_argument("--issuer", default=os.environ.get("USER", "edgectl"), help="who asks (default $USER)")
-    snd.add_argument("--validity", type=float, default=60.0, help="seconds the request stays valid")
-    snd.add_argument("--host", default="127.0.0.1", help="broker host (default 127.0.0.1)")
-    snd.add_argument("--port", type=int, default=1883, help="broker port (default 1883)")
-    snd.add_argument("--prefix", default="cams", help="topic prefix (default cams)")
-    snd.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the result")
+    _add_request_options(snd, each="the request", timeout_s=30.0)
     snd.add_argument(
         "--receive",
         type=Path,
