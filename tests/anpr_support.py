@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from edge.anpr.hotlist import make_bundle
+from edge.anpr.hotlist_make import make_bundle
 from edge.anpr.recognizer import PlateRead
 from edge.capture.synthetic.render import StreetRenderer
 from edge.config import (

@@ -23,18 +23,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-import edge.anpr.hotlist as hotlist_module
+import edge.anpr.hotlist_index as hotlist_index
 from edge.anpr.hotlist import (
     HotlistError,
     HotlistErrorCode,
     HotlistHit,
-    Hotlists,
     Purpose,
     fold_plate,
-    make_bundle,
     normalise_plate,
     parse_bundle,
 )
+from edge.anpr.hotlist_index import Hotlists
+from edge.anpr.hotlist_make import make_bundle
 from edge.commands.signing import sign_request
 from edge.ctl.hotlist import ProgressLine
 
@@ -161,7 +161,7 @@ def test_purposes_stay_apart() -> None:
 
 def test_a_read_is_hashed_once_per_kdf_parameters(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
-    real = hotlist_module.plate_hashes
+    real = hotlist_index.plate_hashes
 
     def counting(plate: str, salt: bytes, iterations: int) -> tuple[bytes, bytes]:
         calls.append(plate)
@@ -173,7 +173,7 @@ def test_a_read_is_hashed_once_per_kdf_parameters(monkeypatch: pytest.MonkeyPatc
     second["list_id"] = "police-regional"
     second = sign_request(second, KEY)
     h = loaded(doc, second, bundle_doc(list_id="other-salt"))
-    monkeypatch.setattr(hotlist_module, "plate_hashes", counting)
+    monkeypatch.setattr(hotlist_index, "plate_hashes", counting)
     assert len(h.match("1ABC234", NOW_NS)) == 3
     assert len(calls) == 2, "two salts, two computations"
     assert len(h.match("1-ABC-234", NOW_NS)) == 3

@@ -17,7 +17,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.anpr.clips import ClipJob, HitClips
-from edge.anpr.hotlist import HotlistErrorCode, Hotlists, Purpose
+from edge.anpr.hotlist import HotlistErrorCode, Purpose
+from edge.anpr.hotlist_index import Hotlists
 from edge.anpr.lists import ListLimits, NodeHotlists
 from edge.anpr.overview import windscreen_box
 from edge.anpr.publish import ClipPolicy, PassPublisher

@@ -22,7 +22,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.anpr.hotlist import make_bundle
+from edge.anpr.hotlist_make import make_bundle
 from edge.commands.hotlist_transfer import MAX_OPEN_TRANSFERS, HotlistTransfers
 from edge.commands.model import CommandError
 from edge.ctl.cli import main as edgectl

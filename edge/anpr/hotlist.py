@@ -8,8 +8,9 @@ flagged ``fuzzy`` for a human to check. Plates are low-entropy, so the hashes ra
 stolen node's lists, they do not make it impossible (docs/hotlists.md says how much).
 
 ``parse_bundle`` is the one way in: every failure is a ``HotlistError`` with a ``HotlistErrorCode``, on
-any input. ``Hotlists`` holds the loaded lists (one per ``list_id``), persists them atomically under
-``<state_dir>/hotlists/`` and re-verifies them at start.
+any input. ``edge.anpr.hotlist_make`` makes bundles (the central side); ``edge.anpr.hotlist_index.Hotlists``
+holds the loaded lists on the node (one per ``list_id``), persists them atomically under
+``<state_dir>/hotlists/``, re-verifies them at start and matches reads.
 """
 
 from __future__ import annotations
@@ -20,25 +21,16 @@ import datetime as dt
 import enum
 import hashlib
 import json
-import logging
 import re
-import secrets
 import sys
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from edge.commands.signing import canonical_bytes, sign_request, signer_of
+from edge.commands.signing import canonical_bytes, signer_of
 from edge.errors import EdgeError
-from edge.storage.files import TMP_SUFFIX, make_dirs_durably, write_atomically
-
-log = logging.getLogger(__name__)
 
 SCHEMA = "edge.hotlist/1"
 KDF_NAME = "pbkdf2-sha256"
@@ -451,286 +443,17 @@ def inspect_bundle(raw: bytes, keys: Sequence[Ed25519PublicKey] | None) -> Hotli
     return _parse(raw, _Checks(keys, None, max_validity_s=float("inf")))
 
 
-# --- the central side ------------------------------------------------------------------------------------
+def parse_stored_bundle(
+    raw: bytes, keys: Sequence[Ed25519PublicKey], *, max_entries: int, max_bytes: int
+) -> HotlistBundle:
+    """A bundle the node stored earlier, re-verified at start: everything but expiry is checked (an expired
+    list is kept for health and as the version floor)."""
+    return _parse(raw, _Checks(keys, None, None, max_entries, max_bytes))
 
 
-def make_bundle(
-    entries: Iterable[tuple[str, str, str]],
-    *,
-    list_id: str,
-    purpose: Purpose | str,
-    version: int,
-    issued_at_ns: int,
-    expires_at_ns: int,
-    issuer: str,
-    key: Ed25519PrivateKey,
-    iterations: int = DEFAULT_ITERATIONS,
-    salt: bytes | None = None,
-    workers: int = 1,
-    progress: Callable[[int, int], None] | None = None,
-) -> dict[str, Any]:
-    """A signed bundle document from ``(plate, category, ref)`` rows. Raises ``HotlistError`` (malformed)
-    naming the row (never its plate) for a bad row. PBKDF2 releases the GIL, so ``workers`` threads
-    hash in parallel; ``progress(done, total)`` is called as rows are hashed."""
-    salt_bytes = salt if salt is not None else secrets.token_bytes(16)
-    header: dict[str, Any] = {
-        "schema": SCHEMA,
-        "list_id": list_id,
-        "purpose": str(purpose),
-        "version": version,
-        "issued_at": format_time(issued_at_ns),
-        "expires_at": format_time(expires_at_ns),
-        "issuer": issuer,
-        "kdf": {
-            "name": KDF_NAME,
-            "iterations": iterations,
-            "salt": base64.b64encode(salt_bytes).decode(),
-        },
-    }
-    # The header is checked by the node's own rules before hours of hashing.
+def check_header(header: dict[str, Any]) -> None:
+    """The node's rules applied to a bundle header (no ``entries``, no ``sig``) before it is signed:
+    ``HotlistError`` for what a node would refuse, whatever the entries."""
     _check_window(
         _header({**header, "entries": [], "sig": "AA=="}), _Checks(None, None, max_validity_s=float("inf"))
     )
-    rows = [_check_row(row, n) for n, row in enumerate(entries, start=1)]
-    batches = [rows[i : i + _BATCH] for i in range(0, len(rows), _BATCH)]
-    done = 0
-    lock = threading.Lock()
-
-    def hash_batch(batch: list[tuple[str, str, str]]) -> list[dict[str, str]]:
-        nonlocal done
-        out = []
-        for plate, category, ref in batch:
-            exact, folded = plate_hashes(plate, salt_bytes, iterations)
-            out.append({"exact": exact.hex(), "folded": folded.hex(), "category": category, "ref": ref})
-        if progress is not None:
-            with lock:
-                done += len(batch)
-                progress(done, len(rows))
-        return out
-
-    if workers <= 1:
-        hashed = [e for batch in batches for e in hash_batch(batch)]
-    else:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hotlist-hash") as pool:
-            hashed = [e for out in pool.map(hash_batch, batches) for e in out]
-    return sign_request({**header, "entries": hashed}, key)
-
-
-_BATCH = 256
-
-
-def _check_row(row: tuple[str, str, str], n: int) -> tuple[str, str, str]:
-    plate_text, category, ref = row
-    plate = normalise_plate(plate_text)
-    if not plate:
-        raise _malformed(f"row {n}: the plate has no letters or digits")
-    if len(plate) > MAX_PLATE_CHARS:
-        raise _malformed(f"row {n}: the plate is longer than {MAX_PLATE_CHARS} characters")
-    if CATEGORY_PATTERN.fullmatch(category) is None:
-        raise _malformed(f"row {n}: category {category[:40]!r} must match {CATEGORY_PATTERN.pattern}")
-    if REF_PATTERN.fullmatch(ref) is None:
-        raise _malformed(f"row {n}: ref must be 1..128 printable ASCII characters")
-    if plate in normalise_plate(ref):
-        raise _malformed(f"row {n}: ref contains the plate; a ref must not reveal what the hashes hide")
-    return plate, category, ref
-
-
-# --- the node side ---------------------------------------------------------------------------------------
-
-
-_Slot = HotlistEntry | tuple[HotlistEntry, ...]
-"""One entry, or several under the same hash: a lone entry is stored bare (a tuple per key would cost
-about 130 bytes per listed plate)."""
-
-
-def _add(index: dict[bytes, _Slot], key: bytes, entry: HotlistEntry) -> None:
-    slot = index.get(key)
-    index[key] = entry if slot is None else (*_entries(slot), entry)
-
-
-def _entries(slot: _Slot | None) -> tuple[HotlistEntry, ...]:
-    if slot is None:
-        return ()
-    return slot if isinstance(slot, tuple) else (slot,)
-
-
-@dataclass(frozen=True, slots=True)
-class _Loaded:
-    """A list in force: its bundle and lookup tables (never mutated after construction)."""
-
-    header: HotlistBundle
-    """The bundle without its entries (they live on only in the lookup tables)."""
-    entry_count: int
-    matching: bool
-    """False for a list that had expired when the node started: its entries were never loaded."""
-    by_exact: dict[bytes, _Slot]
-    by_folded: dict[bytes, _Slot]
-
-    @classmethod
-    def of(cls, bundle: HotlistBundle, *, with_entries: bool = True) -> _Loaded:
-        by_exact: dict[bytes, _Slot] = {}
-        by_folded: dict[bytes, _Slot] = {}
-        if with_entries:
-            for e in bundle.entries:
-                _add(by_exact, e.exact, e)
-                _add(by_folded, e.folded, e)
-        header = replace(bundle, entries=())
-        return cls(header, len(bundle.entries), with_entries, by_exact, by_folded)
-
-
-class Hotlists:
-    """The lists in force on this node, one per ``list_id``. Thread-safe.
-
-    Locking: ``_load_lock`` serialises ``load`` (version check, durable write, swap), so a slow write of a
-    large list never blocks ``match``; ``_lock`` guards only the swap of the ``_lists`` mapping, whose
-    values are immutable. ``match`` hashes outside every lock."""
-
-    def __init__(self, directory: Path | None = None, *, cache_size: int = 64) -> None:
-        self._directory = directory
-        self._lock = threading.Lock()
-        self._load_lock = threading.Lock()
-        self._lists: dict[str, _Loaded] = {}
-        self._cache_lock = threading.Lock()
-        self._cache: OrderedDict[tuple[str, bytes, int], tuple[bytes, bytes]] = OrderedDict()
-        self._cache_size = cache_size
-
-    @classmethod
-    def open(
-        cls,
-        directory: Path,
-        keys: Sequence[Ed25519PublicKey],
-        now_ns: int,
-        *,
-        max_entries: int = DEFAULT_MAX_ENTRIES,
-        max_bytes: int = DEFAULT_MAX_BYTES,
-    ) -> Hotlists:
-        """The lists stored in ``directory`` (created 0700 when missing), each re-verified. A list that no
-        longer verifies is logged and left out; an expired one keeps only its header (for health and as
-        the version floor), never its entries."""
-        make_dirs_durably(directory, Path(directory.anchor))
-        hotlists = cls(directory)
-        for stale in directory.glob(f"*.json{TMP_SUFFIX}"):
-            stale.unlink(missing_ok=True)  # a write cut short by a crash; the previous file is intact
-        for path in sorted(directory.glob("*.json")):
-            try:
-                bundle = _parse(path.read_bytes(), _Checks(keys, None, None, max_entries, max_bytes))
-            except (HotlistError, OSError) as exc:
-                log.error("hotlist file %s refused at start: %s", path.name, exc)  # noqa: TRY400 (no trace)
-                continue
-            if path.name != f"{bundle.list_id}.json":
-                log.error("hotlist file %s holds list %s; refused", path.name, bundle.list_id)
-                continue
-            expired = bundle.is_expired(now_ns)
-            if expired:
-                log.warning(
-                    "hotlist %s v%d expired at %s: kept for health only, it matches nothing",
-                    bundle.list_id,
-                    bundle.version,
-                    bundle.expires_at,
-                )
-            hotlists._lists[bundle.list_id] = _Loaded.of(bundle, with_entries=not expired)
-        return hotlists
-
-    def load(self, bundle: HotlistBundle) -> None:
-        """Put ``bundle`` in force and store it. Refuses (``stale_version``) a version not newer than the
-        one held for its ``list_id``, and (``wrong_purpose``) a ``list_id`` held under the other purpose."""
-        with self._load_lock:
-            current = self._lists.get(bundle.list_id)
-            if current is not None:
-                if current.header.purpose is not bundle.purpose:
-                    raise HotlistError(
-                        HotlistErrorCode.WRONG_PURPOSE,
-                        f"list {bundle.list_id} is a {current.header.purpose.value} list on this node",
-                    )
-                if bundle.version <= current.header.version:
-                    raise HotlistError(
-                        HotlistErrorCode.STALE_VERSION,
-                        f"list {bundle.list_id} v{bundle.version}: v{current.header.version} is loaded",
-                    )
-            loaded = _Loaded.of(bundle)
-            if self._directory is not None:
-                self._store(bundle)
-            with self._lock:
-                self._lists = {**self._lists, bundle.list_id: loaded}
-        log.info(
-            "hotlist %s v%d loaded: %s, %d entries, expires %s",
-            bundle.list_id,
-            bundle.version,
-            bundle.purpose.value,
-            len(bundle.entries),
-            bundle.expires_at,
-        )
-
-    def _store(self, bundle: HotlistBundle) -> None:
-        assert self._directory is not None
-        final = self._directory / f"{bundle.list_id}.json"
-
-        def write(f: BinaryIO) -> None:
-            for piece in bundle.iter_json():
-                f.write(piece)
-
-        try:
-            make_dirs_durably(self._directory, Path(self._directory.anchor))
-            final.with_name(final.name + TMP_SUFFIX).unlink(missing_ok=True)
-            write_atomically(final, write)
-        except OSError as exc:
-            raise HotlistError(
-                HotlistErrorCode.STORAGE, f"cannot store list {bundle.list_id}: {exc.strerror or exc}"
-            ) from None
-
-    def match(self, plate_text: str, now_ns: int, *, purpose: Purpose | None = None) -> list[HotlistHit]:
-        """Hits for one read among the lists in force (of ``purpose`` only, when given): exact hits first,
-        then folded-only ones (``fuzzy``). Expired lists never match."""
-        plate = normalise_plate(plate_text)
-        if not plate or len(plate) > MAX_PLATE_CHARS:
-            return []
-        with self._lock:
-            lists = sorted(self._lists.values(), key=lambda loaded: loaded.header.list_id)
-        exact_hits: list[HotlistHit] = []
-        fuzzy_hits: list[HotlistHit] = []
-        for loaded in lists:
-            b = loaded.header
-            if (
-                not loaded.matching
-                or b.is_expired(now_ns)
-                or (purpose is not None and b.purpose is not purpose)
-            ):
-                continue
-            exact, folded = self._hashes(plate, b.salt, b.iterations)
-            for e in _entries(loaded.by_exact.get(exact)):
-                exact_hits.append(HotlistHit(b.list_id, b.purpose, b.version, e.category, e.ref, False))
-            for e in _entries(loaded.by_folded.get(folded)):
-                if e.exact != exact:
-                    fuzzy_hits.append(HotlistHit(b.list_id, b.purpose, b.version, e.category, e.ref, True))
-        return exact_hits + fuzzy_hits
-
-    def _hashes(self, plate: str, salt: bytes, iterations: int) -> tuple[bytes, bytes]:
-        # Several lists signed with the same parameters share one computation; so do repeated reads.
-        key = (plate, salt, iterations)
-        with self._cache_lock:
-            cached = self._cache.get(key)
-            if cached is not None:
-                self._cache.move_to_end(key)
-                return cached
-        hashes = plate_hashes(plate, salt, iterations)
-        with self._cache_lock:
-            self._cache[key] = hashes
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return hashes
-
-    def state(self, now_ns: int) -> list[HotlistState]:
-        with self._lock:
-            lists = sorted(self._lists.values(), key=lambda loaded: loaded.header.list_id)
-        return [
-            HotlistState(
-                list_id=x.header.list_id,
-                purpose=x.header.purpose,
-                version=x.header.version,
-                entries=x.entry_count,
-                expires_at=x.header.expires_at,
-                expired=x.header.is_expired(now_ns),
-                active=x.matching and not x.header.is_expired(now_ns),
-            )
-            for x in lists
-        ]

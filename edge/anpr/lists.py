@@ -17,7 +17,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from edge.anpr.hotlist import HotlistBundle, HotlistHit, Hotlists, HotlistState, Purpose, parse_bundle
+from edge.anpr.hotlist import HotlistBundle, HotlistHit, HotlistState, Purpose, parse_bundle
+from edge.anpr.hotlist_index import Hotlists
 
 log = logging.getLogger(__name__)
 

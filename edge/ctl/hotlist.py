@@ -21,7 +21,8 @@ from typing import Any, TextIO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from edge.anpr.hotlist import HotlistBundle, Purpose, inspect_bundle, make_bundle
+from edge.anpr.hotlist import HotlistBundle, Purpose, inspect_bundle
+from edge.anpr.hotlist_make import make_bundle
 from edge.commands.hotlist_transfer import MAX_PARTS
 from edge.ctl.send import SendOptions, make_request, send_and_wait
 from edge.errors import EdgeError
