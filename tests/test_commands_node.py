@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.audit import verify_chain
-from edge.ctl.send import SendOptions, make_request, send_and_wait
+from edge.ctl.send import CommandSession, SendOptions, make_request, send_and_wait
 from edge.storage.keys import (
     generate_central_keys,
     generate_device_key,
@@ -133,6 +133,20 @@ def test_commands_are_answered_and_bad_ones_refused_and_audited(rig: Rig, broker
     assert any("expired" in e["detail"] for e in entries)
     report = verify_chain(rig.state_dir / "audit.jsonl", load_ed25519_public(rig.device_pub))
     assert report.ok, report
+
+
+def test_one_session_carries_many_commands_each_answered_by_its_own_result(rig: Rig) -> None:
+    docs = [make_request("ping", {}, rig.central, issuer="op:test") for _ in range(5)]
+    docs.insert(2, make_request("no_such_command", {}, rig.central, issuer="op:test"))
+    with CommandSession(rig.opts) as session:
+        results = [session.call(doc) for doc in docs]
+    assert [r["id"] for r in results] == [d["id"] for d in docs]
+    assert [r["ok"] for r in results] == [True, True, False, True, True, True]
+    for r in results:
+        validator("cmd_result").validate(r)
+    # Every command went to the node once: one audit record each.
+    details = [e["detail"] for e in rig.audit()]
+    assert all(sum(f"id={d['id']}" in x for x in details) == 1 for d in docs)
 
 
 def test_snapshot_is_a_masked_jpeg_and_set_masks_is_audited(rig: Rig) -> None:

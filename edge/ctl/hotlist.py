@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from edge.anpr.hotlist import HotlistBundle, Purpose, inspect_bundle
 from edge.anpr.hotlist_make import make_bundle
 from edge.commands.hotlist_transfer import MAX_PARTS
-from edge.ctl.send import SendOptions, make_request, send_and_wait
+from edge.ctl.send import CommandSession, SendOptions, make_request
 from edge.errors import EdgeError
 
 CSV_COLUMNS = ("plate", "category", "ref")
@@ -217,24 +217,31 @@ def send_bundle(
     ``EdgeError`` (what the node kept stays until it times out; sending the same file again resumes)."""
     plan = plan_transfer(path.read_bytes(), key, opts)
     count = len(plan.parts)
-    for index, part in enumerate(plan.parts):
-        args = {
-            "transfer_id": plan.transfer_id,
-            "index": index,
-            "count": count,
-            "sha256": plan.sha256,
-            "data": base64.b64encode(part).decode("ascii"),
-        }
-        request = make_request("hotlist_part", args, key, issuer=opts.issuer, validity_s=opts.validity_s)
-        result = send_and_wait(send, request)
-        if result.get("ok") is not True:
-            error = result.get("error") or {}
-            raise EdgeError(f"part {index + 1}/{count} refused: {error.get('code')}: {error.get('message')}")
-        report(f"part {index + 1}/{count} ({len(part)} bytes): {result['data']['received']} received")
-    request = make_request(
-        "set_hotlist", {"transfer_id": plan.transfer_id}, key, issuer=opts.issuer, validity_s=opts.validity_s
-    )
-    return send_and_wait(send, request)
+    with CommandSession(send) as session:  # one connection for every part
+        for index, part in enumerate(plan.parts):
+            args = {
+                "transfer_id": plan.transfer_id,
+                "index": index,
+                "count": count,
+                "sha256": plan.sha256,
+                "data": base64.b64encode(part).decode("ascii"),
+            }
+            request = make_request("hotlist_part", args, key, issuer=opts.issuer, validity_s=opts.validity_s)
+            result = session.call(request)
+            if result.get("ok") is not True:
+                error = result.get("error") or {}
+                raise EdgeError(
+                    f"part {index + 1}/{count} refused: {error.get('code')}: {error.get('message')}"
+                )
+            report(f"part {index + 1}/{count} ({len(part)} bytes): {result['data']['received']} received")
+        request = make_request(
+            "set_hotlist",
+            {"transfer_id": plan.transfer_id},
+            key,
+            issuer=opts.issuer,
+            validity_s=opts.validity_s,
+        )
+        return session.call(request)
 
 
 def _wire(request: dict[str, Any]) -> bytes:

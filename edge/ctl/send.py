@@ -67,25 +67,47 @@ class SendOptions:
     timeout_s: float
 
 
-def send_and_wait(
-    opts: SendOptions, request: dict[str, Any], receiver: ClipReceiver | None = None
-) -> dict[str, Any]:
-    """Publish ``request`` on ``<prefix>/<node>/cmd`` and return the matching ``cmd/result`` document.
+class CommandSession:
+    """One broker connection to one node for any number of commands (``hotlist send`` sends hundreds).
 
-    Subscribes before publishing, so the result cannot be missed. With ``receiver``, clip chunks and
-    metas are handed to it and, when the result names a ``clip_id``, this waits (``timeout_s`` again)
-    until that clip is complete and assembles it. Raises ``EdgeError`` on timeout."""
-    root = f"{opts.prefix}/{opts.node}"
-    results: queue.Queue[dict[str, Any]] = queue.Queue()
-    subscribed: queue.Queue[bool] = queue.Queue()
-    clip_progress = threading.Event()
+    Subscribes to the node's results (and, with ``receiver``, its clip chunks) before anything is
+    published, so no result can be missed. Use as a context manager; ``EdgeError`` when the broker
+    cannot be reached."""
 
-    def on_connect(client: mqtt.Client, *_: object) -> None:
-        client.subscribe(f"{root}/cmd/result", qos=1)
-        if receiver is not None:
-            client.subscribe(f"{root}/clip/#", qos=1)
+    def __init__(self, opts: SendOptions, receiver: ClipReceiver | None = None) -> None:
+        self._opts = opts
+        self._root = f"{opts.prefix}/{opts.node}"
+        self._receiver = receiver
+        self._lock = threading.Lock()
+        self._waiting: dict[str, queue.Queue[dict[str, Any]]] = {}
+        self._subscribed = threading.Event()
+        self._clip_progress = threading.Event()
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+        self._client.on_connect = self._on_connect
+        self._client.on_message = self._on_message
+        self._client.on_subscribe = lambda *_: self._subscribed.set()
 
-    def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+    def __enter__(self) -> CommandSession:
+        self._client.connect_async(self._opts.host, self._opts.port, keepalive=30)
+        self._client.loop_start()
+        if not self._subscribed.wait(min(self._opts.timeout_s, 10.0)):
+            self.close()
+            raise EdgeError(f"could not connect to the broker at {self._opts.host}:{self._opts.port}")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _on_connect(self, client: mqtt.Client, *_: object) -> None:
+        client.subscribe(f"{self._root}/cmd/result", qos=1)
+        if self._receiver is not None:
+            client.subscribe(f"{self._root}/clip/#", qos=1)
+
+    def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
         try:
             doc = json.loads(msg.payload)
         except ValueError:
@@ -93,33 +115,42 @@ def send_and_wait(
         if not isinstance(doc, dict):
             return
         if msg.topic.endswith("/cmd/result"):
-            if doc.get("id") == request["id"]:
-                results.put(doc)
-        elif receiver is not None:
-            receiver.offer(doc)
-            clip_progress.set()
+            with self._lock:
+                waiting = self._waiting.get(str(doc.get("id")))
+            if waiting is not None:
+                waiting.put(doc)
+        elif self._receiver is not None:
+            self._receiver.offer(doc)
+            self._clip_progress.set()
 
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
-    client.on_connect = on_connect
-    client.on_message = on_message
-    client.on_subscribe = lambda *_: subscribed.put(True)
-    client.connect_async(opts.host, opts.port, keepalive=30)
-    client.loop_start()
-    try:
+    def call(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Publish ``request`` on ``<prefix>/<node>/cmd`` and return its ``cmd/result`` document. When the
+        result names a ``clip_id`` and the session has a receiver, waits (``timeout_s`` again) until that
+        clip is complete and assembles it. ``EdgeError`` on timeout."""
+        request_id = str(request["id"])
+        results: queue.Queue[dict[str, Any]] = queue.Queue()
+        with self._lock:
+            self._waiting[request_id] = results
         try:
-            subscribed.get(timeout=min(opts.timeout_s, 10.0))
-        except queue.Empty:
-            raise EdgeError(f"could not connect to the broker at {opts.host}:{opts.port}") from None
-        client.publish(f"{root}/cmd", json.dumps(request, separators=(",", ":")).encode(), qos=1)
-        try:
-            result = results.get(timeout=opts.timeout_s)
-        except queue.Empty:
-            raise EdgeError(f"no result for {request['id']} within {opts.timeout_s:g} s") from None
+            wire = json.dumps(request, separators=(",", ":")).encode()
+            self._client.publish(f"{self._root}/cmd", wire, qos=1)
+            try:
+                result = results.get(timeout=self._opts.timeout_s)
+            except queue.Empty:
+                raise EdgeError(f"no result for {request_id} within {self._opts.timeout_s:g} s") from None
+        finally:
+            with self._lock:
+                del self._waiting[request_id]
         clip_id = (result.get("data") or {}).get("clip_id") if result.get("ok") else None
-        if receiver is not None and isinstance(clip_id, str):
-            _wait_for_clip(receiver, clip_id, clip_progress, opts.timeout_s)
-            result = {**result, "received": str(receiver.assemble(clip_id))}
+        if self._receiver is not None and isinstance(clip_id, str):
+            _wait_for_clip(self._receiver, clip_id, self._clip_progress, self._opts.timeout_s)
+            result = {**result, "received": str(self._receiver.assemble(clip_id))}
         return result
-    finally:
-        client.disconnect()
-        client.loop_stop()
+
+
+def send_and_wait(
+    opts: SendOptions, request: dict[str, Any], receiver: ClipReceiver | None = None
+) -> dict[str, Any]:
+    """One command over a connection of its own (``CommandSession.call``)."""
+    with CommandSession(opts, receiver) as session:
+        return session.call(request)
