@@ -34,7 +34,11 @@ def machine() -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--only", help="substring of the benchmark module names to run")
+    parser.add_argument(
+        "--only",
+        help="substring of the benchmark module names to run; their figures replace those in --out, "
+        "the others are kept",
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results.json")
     args = parser.parse_args(argv)
     names = sorted(p.stem for p in HERE.glob("bench_*.py") if not args.only or args.only in p.stem)
@@ -49,10 +53,15 @@ def main(argv: list[str] | None = None) -> int:
         figures = module.run()
         results.update(figures)
         print(f"      done in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+    if args.only and args.out.exists():
+        # A partial run updates its own figures and keeps the others (each says when it was measured).
+        kept = json.loads(args.out.read_text())
+        kept.setdefault("partial_runs", []).append({"started": results["started"], "only": args.only})
+        results = {**kept, **results, "started": kept.get("started", results["started"])}
     args.out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     width = max((len(k) for k in results), default=10)
     for key, value in results.items():
-        if key in ("machine", "started"):
+        if key in ("machine", "started", "partial_runs"):
             continue
         print(f"{key:<{width}}  {json.dumps(value) if not isinstance(value, float) else f'{value:.4g}'}")
     print(f"\nwritten to {args.out}")

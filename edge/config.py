@@ -840,6 +840,12 @@ class AnprConfig(_Model):
         le=10,
         description="A tracked plate not seen for this long has left: its pass is voted and published.",
     )
+    emit_on_cross: bool = Field(
+        default=False,
+        description="Publish a pass as soon as its vehicle crosses `line` (with `min_reads` reads), instead "
+        "of when it has left the road region: about `max_gap_s` sooner at the centre (hotlist hits), voted "
+        "over the reads so far. Needs `line`.",
+    )
     location: str = Field(
         default="",
         max_length=200,
@@ -921,6 +927,12 @@ class AnprConfig(_Model):
         if line[0] == line[1]:
             raise ValueError("the counting line needs two distinct points")
         return line
+
+    @model_validator(mode="after")
+    def _emit_on_cross_needs_a_line(self) -> AnprConfig:
+        if self.emit_on_cross and self.line is None:
+            raise ValueError("emit_on_cross needs a counting line (anpr.line)")
+        return self
 
 
 # --------------------------------------------------------------------------------------------- root

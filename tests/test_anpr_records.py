@@ -150,6 +150,24 @@ def test_one_schema_valid_read_per_vehicle_pass(police_run: Rig) -> None:
     assert snapshot["hotlists"]["lists"][0]["list_id"] == "police-test"
 
 
+def test_emit_on_cross_publishes_once_while_the_vehicle_is_still_in_view(
+    police_run: Rig,
+) -> None:
+    rig = Rig(demo_anpr(max_fps=25, emit_on_cross=True))
+    rig.run(masked_frames(demo_camera(), demo_privacy(), FRAMES))
+    reads = rig.uplink.on("/anpr/read")
+    texts = [doc["plate"] for doc in reads]
+    assert len(texts) == len(set(texts)), f"a vehicle was published twice: {sorted(texts)}"
+    at_the_end = {doc["plate"]: doc for doc in police_run.uplink.on("/anpr/read")}
+    assert set(texts) == set(at_the_end), "the same vehicles are read, only sooner"
+    crossed = [doc for doc in reads if doc["direction"] in ("in", "out")]
+    assert len(crossed) >= 5, "the demo's counting line is crossed by most vehicles"
+    for doc in crossed:
+        validator("anpr_read").validate(doc)
+        # Published at the crossing: the vehicle was still seen afterwards (the default waits for that).
+        assert doc["last_seen"] < at_the_end[doc["plate"]]["last_seen"], doc["plate"]
+
+
 def test_overview_blurs_the_windscreen_and_keeps_the_masks(police_run: Rig) -> None:
     reads = police_run.uplink.on("/anpr/read")
     checked = 0

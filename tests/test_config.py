@@ -207,6 +207,13 @@ def test_privacy_off_with_a_reason_is_accepted() -> None:
     assert config.privacy.required is False
 
 
+def test_emit_on_cross_needs_a_counting_line() -> None:
+    (line,) = _errors(_with("anpr", enabled=True, emit_on_cross=True))
+    assert line.startswith("anpr: ") and "anpr.line" in line
+    config = parse_config(_with("anpr", enabled=True, emit_on_cross=True, line=[[0, 0.5], [1, 0.5]]))
+    assert config.anpr.emit_on_cross is True
+
+
 @pytest.mark.parametrize(
     "url",
     [

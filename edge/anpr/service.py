@@ -201,7 +201,10 @@ class AnprConsumer:
                 (x1, y1), (x2, y2) = self._config.line
                 line = ((x1 * size[0], y1 * size[1]), (x2 * size[0], y2 * size[1]))
             self._tracker = PlateTracker(
-                line=line, max_gap_s=self._config.max_gap_s, min_reads=self._config.min_reads
+                line=line,
+                max_gap_s=self._config.max_gap_s,
+                min_reads=self._config.min_reads,
+                emit_on_cross=self._config.emit_on_cross,
             )
             self._tracker_size = size
         return self._tracker
