@@ -16,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.anpr.stats import HISTOGRAM_EDGES, CaptureStats, confidence_bin, percentile
-from edge.anpr.tracker import Observation, PlateTracker, VehiclePass
+from edge.anpr.tracker import PlateTracker, VehiclePass
+from edge.anpr.voting import Observation
 from edge.clock import FakeClock
 
 F_PX = 1200.0

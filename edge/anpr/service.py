@@ -41,7 +41,8 @@ from edge.anpr.recognizer import PlateRead, Recognizer
 from edge.anpr.records import Sighting
 from edge.anpr.runtime import ModelError, find_runtime
 from edge.anpr.stats import CaptureStats
-from edge.anpr.tracker import Observation, PlateTracker, VehiclePass
+from edge.anpr.tracker import PlateTracker, VehiclePass
+from edge.anpr.voting import Observation
 from edge.config import AnprConfig
 from edge.privacy.masks import NO_MASKS_ID, AppliedMasks
 from edge.privacy.overlap import box_overlaps_masks

@@ -1,0 +1,180 @@
+"""Voting a track's reads to one text: weighted plurality when it is a strict majority, else per character.
+
+Each read weighs its reader confidence (at least ``MIN_WEIGHT``). The tally grows with the number of
+distinct texts (at most ``MAX_TEXTS``), not with the number of reads, so a parked car read for minutes
+costs no more memory than a passing one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+MIN_WEIGHT = 0.01
+"""Vote weight of a read whose confidence is 0: it still counts, barely."""
+MAX_TEXTS = 32
+"""Distinct texts kept per track (a parked car read for minutes); the lightest is forgotten first."""
+
+Box = tuple[float, float, float, float]
+"""A box ``(x, y, w, h)`` in pixels, origin top-left."""
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One plate seen in one processed frame."""
+
+    t_s: float
+    """Monotonic seconds of the frame."""
+    box: Box
+    """``(x, y, w, h)`` in pixels."""
+    text: str | None
+    """Normalised plate (A-Z0-9), or None when the plate was detected but not read."""
+    confidence: float
+    """Reader confidence 0..1 (0 when unread)."""
+    country: str | None = None
+    payload: object = None
+    """Opaque to the tracker (the caller's crop/frame reference); the pass keeps the best observation's."""
+
+
+@dataclass(slots=True)
+class _TextTally:
+    weight: float = 0.0
+    count: int = 0
+    confidence_sum: float = 0.0
+    best: Observation | None = None
+    countries: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def mean_confidence(self) -> float:
+        return self.confidence_sum / self.count if self.count else 0.0
+
+
+@dataclass(slots=True)
+class _LengthTally:
+    """Per-position character weights of all reads of one length, for the character-level fallback."""
+
+    positions: list[dict[str, list[float]]]  # char -> [weight, count]
+    weight: float = 0.0
+    count: int = 0
+    confidence_sum: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    text: str | None
+    confidence: float
+    country: str | None
+    best: Observation | None
+
+
+class Ballot:
+    """The reads of one track, tallied as they arrive so memory does not grow with track length."""
+
+    def __init__(self) -> None:
+        self.texts: dict[str, _TextTally] = {}
+        self.lengths: dict[int, _LengthTally] = {}
+        self.total_weight = 0.0
+        self.reads = 0
+
+    def add(self, obs: Observation, text: str) -> None:
+        confidence = min(max(obs.confidence, 0.0), 1.0) if math.isfinite(obs.confidence) else 0.0
+        weight = max(confidence, MIN_WEIGHT)
+        self.reads += 1
+        self.total_weight += weight
+        tally = self.texts.get(text)
+        if tally is None:
+            if len(self.texts) >= MAX_TEXTS:
+                del self.texts[min(self.texts, key=lambda t: self.texts[t].weight)]
+            tally = self.texts[text] = _TextTally()
+        tally.weight += weight
+        tally.count += 1
+        tally.confidence_sum += confidence
+        if tally.best is None or confidence > tally.best.confidence:
+            tally.best = obs
+        if obs.country:
+            tally.countries[obs.country] = tally.countries.get(obs.country, 0.0) + weight
+        length = self.lengths.get(len(text))
+        if length is None:
+            length = self.lengths[len(text)] = _LengthTally([{} for _ in text])
+        length.weight += weight
+        length.count += 1
+        length.confidence_sum += confidence
+        for position, char in zip(length.positions, text, strict=True):
+            slot = position.setdefault(char, [0.0, 0])
+            slot[0] += weight
+            slot[1] += 1
+
+    def nearest(self, text: str) -> int:
+        """Smallest edit distance (capped at 3) from ``text`` to the three heaviest texts."""
+        heaviest = sorted(self.texts, key=lambda t: -self.texts[t].weight)[:3]
+        return min((edit_distance(text, other) for other in heaviest), default=3)
+
+    def verdict(self) -> Verdict:
+        """Weighted plurality if it is a strict majority; otherwise vote per character."""
+        if not self.texts:
+            return Verdict(None, 0.0, None, None)
+        ranked = sorted(
+            self.texts.items(),
+            key=lambda kv: (-round(kv[1].weight, 9), -kv[1].mean_confidence, -kv[1].count, kv[0]),
+        )
+        text, top = ranked[0]
+        plurality = Verdict(
+            text, top.weight / self.total_weight * top.mean_confidence, _heaviest(top.countries), top.best
+        )
+        if len(ranked) == 1 or top.weight > self.total_weight / 2:
+            return plurality
+        return self._by_character() or plurality
+
+    def _by_character(self) -> Verdict | None:
+        size, group = min(
+            self.lengths.items(),
+            key=lambda kv: (-round(kv[1].weight, 9), -kv[1].confidence_sum / kv[1].count, kv[0]),
+        )
+        chars: list[str] = []
+        shares: list[float] = []
+        for position in group.positions:
+            char, (weight, _) = min(
+                position.items(), key=lambda kv: (-round(kv[1][0], 9), -kv[1][0] / kv[1][1], kv[0])
+            )
+            chars.append(char)
+            shares.append(weight / sum(w for w, _ in position.values()))
+        text = "".join(chars)
+        same_size = [(t, tally) for t, tally in self.texts.items() if len(t) == size]
+        if not same_size:
+            return None  # every read of this length was forgotten; plurality it is
+        # The best observation is the most confident read closest to the composed text.
+        _, closest = min(
+            same_size,
+            key=lambda kv: (_hamming(kv[0], text), -(kv[1].best.confidence if kv[1].best else 0.0), kv[0]),
+        )
+        countries: dict[str, float] = {}
+        for _, tally in same_size:
+            for country, weight in tally.countries.items():
+                countries[country] = countries.get(country, 0.0) + weight
+        confidence = min(shares) * group.confidence_sum / group.count
+        return Verdict(text, confidence, _heaviest(countries), closest.best)
+
+
+def _heaviest(weights: dict[str, float]) -> str | None:
+    if not weights:
+        return None
+    return min(weights, key=lambda k: (-weights[k], k))
+
+
+def _hamming(a: str, b: str) -> int:
+    return sum(x != y for x, y in zip(a, b, strict=True))
+
+
+def edit_distance(a: str, b: str, cap: int = 3) -> int:
+    """Levenshtein distance, capped at ``cap`` (only 0, 1 and "far" matter here)."""
+    if abs(len(a) - len(b)) >= cap:
+        return cap
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        if min(current) >= cap:
+            return cap
+        previous = current
+    return min(previous[-1], cap)
