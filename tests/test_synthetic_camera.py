@@ -295,6 +295,26 @@ def test_plate_images_have_the_formats_colours(plate_format: str, formatted: str
     assert render_plate(formatted, plate_format, 30, np.random.default_rng(1)).shape == (30, 142, 3)
 
 
+@pytest.mark.parametrize("plate_format", ["be_current", "nl", "de"])
+def test_every_character_stands_on_the_baseline(plate_format: str) -> None:
+    """Plate fonts have no descenders: a J ends where an H does (DejaVu's J hangs below it)."""
+
+    def ink_bottom(formatted: str) -> int:
+        plate = render_plate(formatted, plate_format, 110, np.random.default_rng(1))
+        grey = cv2.cvtColor(plate, cv2.COLOR_BGR2GRAY)[10:100, 60:460]  # inside the plate's border
+        background = int(np.median(grey[:5]))
+        rows = np.flatnonzero((np.abs(grey.astype(int) - background) > 80).sum(axis=1) > 3)
+        return int(rows.max())
+
+    texts = {
+        "be_current": ("1-HHH-111", "1-JJJ-111"),
+        "nl": ("HH-111-H", "JJ-111-J"),
+        "de": ("B-HH 11", "B-JJ 11"),
+    }
+    plain, with_j = texts[plate_format]
+    assert abs(ink_bottom(with_j) - ink_bottom(plain)) <= 1
+
+
 def _visible_plates(
     cfg: SyntheticCameraConfig, count: int, min_width_px: float
 ) -> Iterator[tuple[Frame, PlateTruth]]:

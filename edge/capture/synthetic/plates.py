@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageChops, ImageDraw
 
-from edge.capture.synthetic.fonts import bold_condensed
+from edge.capture.synthetic.fonts import Font, bold_condensed
 from edge.capture.synthetic.imaging import U8, f32, u8
 from edge.capture.synthetic.plate_text import PLATE_FORMATS, normalise, random_plate
 from edge.types import Pixels
@@ -173,6 +173,25 @@ def _draw_regional_strip(img: Image.Image, px_per_mm: float, rng: np.random.Gene
     _paste_text(img, _text_mask(department, round(cap)), box, (255, 255, 255))
 
 
+_ON_BASELINE = frozenset("J")
+"""Letters DejaVu draws with a descender that plate fonts do not have: drawn squeezed onto the baseline."""
+
+
+def _draw_on_baseline(canvas: Image.Image, ch: str, x: float, font: Font, cap_bottom: int) -> None:
+    """Draw ``ch`` at ``x`` with its ink squeezed vertically to end on the baseline (``cap_bottom``): on a
+    plate J sits on the baseline like every other character; DejaVu's hangs below it."""
+    left, top, right, bottom = (int(v) for v in font.getbbox(ch))
+    if bottom <= cap_bottom or right <= left:
+        ImageDraw.Draw(canvas).text((x, 0), ch, fill=255, font=font)
+        return
+    glyph = Image.new("L", (right - left, bottom - top), 0)
+    ImageDraw.Draw(glyph).text((-left, -top), ch, fill=255, font=font)
+    squeezed = glyph.resize((right - left, cap_bottom - top), Image.Resampling.LANCZOS)
+    origin = (round(x) + left, top)
+    region = canvas.crop((*origin, origin[0] + squeezed.width, origin[1] + squeezed.height))
+    canvas.paste(ImageChops.lighter(region, squeezed), origin)
+
+
 def _text_mask(text: str, cap_px: int, tracking_em: float = 0.07) -> TextMask:
     """Coverage (0..255) of ``text`` whose capitals are ``cap_px`` high, and the rows the capitals take.
 
@@ -190,7 +209,10 @@ def _text_mask(text: str, cap_px: int, tracking_em: float = 0.07) -> TextMask:
     draw = ImageDraw.Draw(canvas)
     x = 1.0
     for ch, step in zip(text, advance, strict=True):
-        draw.text((x, 0), ch, fill=255, font=font)
+        if ch in _ON_BASELINE:
+            _draw_on_baseline(canvas, ch, x, font, cap_bottom)
+        else:
+            draw.text((x, 0), ch, fill=255, font=font)
         x += step
     mask = np.asarray(canvas, dtype=np.uint8)[cap_top : cap_bottom + size // 8]
     cols = np.flatnonzero(mask.max(axis=0))
