@@ -84,12 +84,15 @@ def _cmd_diag(args: argparse.Namespace) -> int:
 def _cmd_anpr_eval(args: argparse.Namespace) -> int:
     import json
 
-    from edge.anpr.evaluate import DatasetError, evaluate, table
+    from edge.anpr.evaluate import DatasetError, evaluate, load_samples, table
     from edge.anpr.recognizer import Recognizer
     from edge.anpr.runtime import ModelError
 
     try:
-        recognizer = Recognizer(args.models, precision=args.precision, threads=args.threads)
+        load_samples(args.dataset)  # a broken set is refused before the models load
+        recognizer = Recognizer(
+            args.models, precision=args.precision, threads=args.threads, finer_look=args.finer_look
+        )
         report = evaluate(args.dataset, recognizer, long_side=args.long_side, progress=not args.json)
     except (DatasetError, ModelError) as exc:
         print(f"edge anpr-eval: {exc}", file=sys.stderr)
@@ -107,7 +110,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return run_node(args.config)
 
 
+def _finer_look(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value != 0.0 and not 1.0 < value <= 4.0:
+        raise argparse.ArgumentTypeError(f"0 (never) or a factor above 1 and at most 4, not {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from edge.anpr import PHOTO_FINER_LOOK
+
     parser = argparse.ArgumentParser(prog="edge", description="Street-camera node firmware.")
     parser.add_argument("--version", action="version", version=f"edge {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -155,6 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     anpr_eval.add_argument(
         "--long-side", type=int, default=384, help="detector input long side in pixels (default: %(default)s)"
+    )
+    anpr_eval.add_argument(
+        "--finer-look",
+        type=_finer_look,
+        default=PHOTO_FINER_LOOK,
+        help="when no read of a photo is confident, detect again at this many times the long side "
+        "(default: %(default).2f; 0: never)",
     )
     anpr_eval.set_defaults(func=_cmd_anpr_eval)
 

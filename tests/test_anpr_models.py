@@ -13,10 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.anpr import runtime
+from edge.anpr.detector import Candidate
 from edge.anpr.manifest import default_models_dir, model_file
 from edge.anpr.preprocess import READER_H, READER_W, _stretch, detector_size, reader_input, reader_inputs
 from edge.anpr.recognizer import Recognizer
 from edge.anpr.runtime import ModelError
+from edge.capture.synthetic.imaging import U8
 from edge.capture.synthetic.plate_text import random_plate
 from edge.capture.synthetic.plates import render_plate
 
@@ -164,3 +166,63 @@ def test_finds_and_reads_a_plate_in_a_rendered_frame(recognizer: Recognizer) -> 
             break
     assert checked >= 8, "the scene showed too few large plates in 60 s"
     assert found >= checked // 2, f"a large plate was read in only {found} of {checked} frames"
+
+
+def _large_plate_frames(count: int) -> list[tuple[np.ndarray, str]]:
+    from edge.capture.synthetic.render import StreetRenderer
+    from edge.config import SyntheticCameraConfig
+
+    renderer = StreetRenderer(
+        SyntheticCameraConfig(type="synthetic", seed=3, width=1280, height=720, realtime=False)
+    )
+    frames: list[tuple[np.ndarray, str]] = []
+    for index in range(0, 25 * 60, 5):
+        pixels, truth = renderer.render(index)
+        big = [p for p in truth.plates if p.fully_visible and (p.corners[1][0] - p.corners[0][0]) >= 70]
+        if len(big) == 1:
+            frames.append((pixels, big[0].text))
+        if len(frames) >= count:
+            break
+    return frames
+
+
+def test_a_finer_look_reads_plates_the_coarse_one_misses_or_doubts(recognizer: Recognizer) -> None:
+    """At a long side of 224 a 1280 x 720 frame's plates cover a handful of detector cells; a second
+    detection at 3.5 times that, only when the first reads are unsure, reads them."""
+    finer = Recognizer(MODELS, threads=2, finer_look=3.5)
+    frames = _large_plate_frames(9)
+
+    def right(rec: Recognizer, pixels: np.ndarray, text: str) -> bool:
+        reads = rec.read_image(pixels, long_side=224)
+        return bool(reads) and reads[0].text == text
+
+    plain = sum(right(recognizer, px, text) for px, text in frames)
+    looked = sum(right(finer, px, text) for px, text in frames)
+    assert looked >= 7, f"with the finer look {looked} of {len(frames)} frames read right"
+    assert looked > plain, f"the finer look read {looked}, the plain {plain}"
+
+
+def test_a_confident_first_look_is_not_repeated(recognizer: Recognizer) -> None:
+    finer = Recognizer(MODELS, threads=2, finer_look=2.0, finer_look_below=0.5)
+    sides: list[int] = []
+    detect = finer.detector.detect
+
+    def counting(image: U8, long_side: int, limit: int = 6) -> list[Candidate]:
+        sides.append(long_side)
+        return detect(image, long_side, limit)
+
+    finer.detector.detect = counting  # type: ignore[method-assign]
+    outcomes = set()
+    for pixels, _text in _large_plate_frames(9):
+        first = recognizer.read_image(pixels, long_side=384)  # the same models without a finer look
+        unsure = not first or first[0].confidence < 0.5
+        sides.clear()
+        finer.read_image(pixels, long_side=384)
+        assert sides == ([384, 768] if unsure else [384])
+        outcomes.add(unsure)
+    assert outcomes == {True, False}, "these frames should hold both sure and unsure first looks"
+
+
+def test_finer_look_factor_is_checked() -> None:
+    with pytest.raises(ValueError, match="above 1"):
+        Recognizer(MODELS, finer_look=0.9)

@@ -214,6 +214,13 @@ def test_emit_on_cross_needs_a_counting_line() -> None:
     assert config.anpr.emit_on_cross is True
 
 
+def test_finer_look_is_off_or_a_factor_above_one() -> None:
+    (line,) = _errors(_with("anpr", enabled=True, finer_look=0.8))
+    assert line.startswith("anpr.finer_look: ") and "above 1" in line
+    assert parse_config(_with("anpr", enabled=True)).anpr.finer_look == 0.0
+    assert parse_config(_with("anpr", enabled=True, finer_look=1.5)).anpr.finer_look == 1.5
+
+
 @pytest.mark.parametrize(
     "url",
     [

@@ -102,6 +102,8 @@ def load_samples(folder: Path) -> tuple[str, list[Sample]]:
             except ValueError as exc:
                 raise DatasetError(f"{labels}:{line}: x y w h must be numbers") from exc
             box = (x, y, w, h)
+        if not (folder / row[0]).is_file():
+            raise DatasetError(f"{labels}:{line}: {folder / row[0]}: missing or not an image")
         samples.append(Sample(folder / row[0], row[1], box))
     if not samples:
         raise DatasetError(f"{labels}: no samples")

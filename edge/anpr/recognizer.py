@@ -29,6 +29,7 @@ _TRIM_FACTOR = 0.9
 _TRIM_MAX_CONF = 0.6
 _SHORT_LEN = 3
 _SHORT_FACTOR = 0.6
+_SAME_PLATE_OVERLAP = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +62,19 @@ class Recognizer:
         detector_threshold: float = 0.5,
         closer_looks: int = 1,
         closer_look_below: float = 0.8,
+        finer_look: float = 0.0,
+        finer_look_below: float = 0.5,
     ) -> None:
         """``closer_looks``: how many of the best candidates get the voted, five-look reading;
         ``closer_look_below``: only when their first read's confidence is below this (a confident read of
-        a plate that fits its grammar gains nothing from four more looks, and they cost reader runs)."""
+        a plate that fits its grammar gains nothing from four more looks, and they cost reader runs).
+
+        ``finer_look``: when no read of an image is at least ``finer_look_below`` confident, detect again
+        with the image scaled ``finer_look`` times larger (``long_side`` times the factor) and keep the
+        more confident read of each plate. The detector's map has one cell per 4 pixels: a small plate
+        covers few cells and its blob may hold only part of it. 0 (the default) never looks again."""
+        if finer_look != 0.0 and finer_look <= 1.0:
+            raise ValueError(f"finer_look must be 0 (off) or above 1, not {finer_look}")
         folder = models_dir or default_models_dir()
         n = threads or default_threads()
         self.detector = PlateDetector(
@@ -74,6 +84,8 @@ class Recognizer:
         self.max_candidates = max_candidates
         self.closer_looks = closer_looks
         self.closer_look_below = closer_look_below
+        self.finer_look = finer_look
+        self.finer_look_below = finer_look_below
         self.version = f"{self.detector.version}+{self.reader.version}"
         self.precision = precision
 
@@ -88,6 +100,15 @@ class Recognizer:
             view = image_bgr[y0 : y0 + h, x0 : x0 + w]
             if view.size == 0:
                 return []
+        out = self._read_at(view, long_side)
+        if self.finer_look and (not out or out[0].confidence < self.finer_look_below):
+            out = _merge(out, self._read_at(view, round(long_side * self.finer_look)))
+        if x0 or y0:
+            out = [_with(r, box=(r.box[0] + x0, r.box[1] + y0, r.box[2], r.box[3])) for r in out]
+        return out
+
+    def _read_at(self, view: U8, long_side: int) -> list[PlateRead]:
+        """The reads of ``view``, detected at ``long_side``; boxes in ``view``'s pixels, best first."""
         candidates = self.detector.detect(view, long_side, limit=self.max_candidates)
         crops = [rectify(view, c) for c in candidates]
         reads = self._read_crops(crops)
@@ -105,8 +126,7 @@ class Recognizer:
         for cand, crop, read in zip(candidates, crops, reads, strict=True):
             if read is None:
                 continue
-            bx, by, bw, bh = _plate_box(cand)
-            out.append(_with(read, box=(bx + x0, by + y0, bw, bh), detector_score=cand.score, crop=crop))
+            out.append(_with(read, box=_plate_box(cand), detector_score=cand.score, crop=crop))
         out.sort(key=lambda r: r.confidence, reverse=True)
         return out
 
@@ -232,16 +252,35 @@ def _interpret_one(raw: RawRead, hint: str | None, crop: U8, *, trimmed: bool) -
     )
 
 
-def _with(read: PlateRead, *, box: tuple[int, int, int, int], detector_score: float, crop: U8) -> PlateRead:
-    return PlateRead(
-        text=read.text,
-        raw=read.raw,
-        formatted=read.formatted,
-        country=read.country,
-        series=read.series,
-        corrections=read.corrections,
-        confidence=read.confidence,
+def _merge(first: list[PlateRead], second: list[PlateRead]) -> list[PlateRead]:
+    """Both looks' reads, one per plate: where boxes overlap, the more confident read wins. Best first."""
+    kept = list(first)
+    for read in second:
+        rivals = [k for k in kept if _overlap(k.box, read.box) > _SAME_PLATE_OVERLAP]
+        if all(read.confidence > k.confidence for k in rivals):
+            kept = [k for k in kept if k not in rivals] + [read]
+    kept.sort(key=lambda r: r.confidence, reverse=True)
+    return kept
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """Intersection over the smaller box: a partial box inside the whole plate's box counts as the same."""
+    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    smaller = min(a[2] * a[3], b[2] * b[3])
+    return ix * iy / smaller if smaller > 0 else 0.0
+
+
+def _with(
+    read: PlateRead,
+    *,
+    box: tuple[int, int, int, int],
+    detector_score: float | None = None,
+    crop: U8 | None = None,
+) -> PlateRead:
+    return replace(
+        read,
         box=box,
-        detector_score=detector_score,
-        crop=crop,
+        detector_score=read.detector_score if detector_score is None else detector_score,
+        crop=read.crop if crop is None else crop,
     )

@@ -95,7 +95,12 @@ class _Counts:
 
 def recognizer_factory(config: AnprConfig) -> RecognizerFactory:
     def build() -> Recognizer:
-        return Recognizer(config.models_dir, precision=config.precision, threads=config.threads)
+        return Recognizer(
+            config.models_dir,
+            precision=config.precision,
+            threads=config.threads,
+            finer_look=config.finer_look,
+        )
 
     return build
 
