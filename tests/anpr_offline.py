@@ -48,10 +48,15 @@ class PassAccuracy:
 
 
 def pass_accuracy(
-    width: int = 1920, seconds: float = 60.0, *, models: Path | None = None, long_side: int = 768
+    width: int = 1920,
+    seconds: float = 60.0,
+    *,
+    models: Path | None = None,
+    long_side: int = 768,
+    finer_look: float = 0.0,
 ) -> PassAccuracy:
     camera = demo_camera(width=width, height=width * 9 // 16)
-    recognizer = Recognizer(models)
+    recognizer = Recognizer(models, finer_look=finer_look)
     rig = Rig(demo_anpr(detector_long_side=long_side), recognizer=lambda: recognizer)
     frames = int(seconds * camera.fps)
     rig.run(masked_frames(camera, demo_privacy(), range(frames)))
@@ -69,6 +74,7 @@ def pass_accuracy(
         vehicle = vehicle_at(scene.vehicles, doc["frame_index"], doc["plate_box"])
         if vehicle is None:
             out.stray += 1
+            out.failures.append(f"read {doc['plate']} at frame {doc['frame_index']} matches no vehicle's plate")
         else:
             by_vehicle.setdefault(vehicle.vehicle_id, []).append(doc["plate"])
     for v in eligible.values():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -307,26 +308,23 @@ def truth_passes(
 
 
 def vehicle_at(passes: dict[int, TruthPass], frame_index: int, box: list[int]) -> TruthPass | None:
-    """The vehicle whose plate box at ``frame_index`` overlaps ``box`` most (None when none does)."""
-    best, best_iou = None, 0.0
+    """The vehicle whose plate at ``frame_index`` has its centre inside ``box``, the nearest to the box's
+    centre when several do (None when none does). A read's box is the reader's crop, grown around the
+    plate, so overlap ratios say little; the plate's centre inside it does."""
+    x, y, w, h = box
+    cx, cy = x + w / 2, y + h / 2
+    best, best_distance = None, math.inf
     for p in passes.values():
         other = p.boxes.get(frame_index)
         if other is None:
             continue
-        iou = _iou(tuple(box), other)  # type: ignore[arg-type]
-        if iou > best_iou:
-            best, best_iou = p, iou
-    return best if best_iou >= 0.2 else None
-
-
-def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    ax0, ay0, aw, ah = a
-    bx0, by0, bw, bh = b
-    x0, y0 = max(ax0, bx0), max(ay0, by0)
-    x1, y1 = min(ax0 + aw, bx0 + bw), min(ay0 + ah, by0 + bh)
-    inter = max(0, x1 - x0) * max(0, y1 - y0)
-    union = aw * ah + bw * bh - inter
-    return inter / union if union > 0 else 0.0
+        ox, oy = other[0] + other[2] / 2, other[1] + other[3] / 2
+        if not (x <= ox <= x + w and y <= oy <= y + h):
+            continue
+        distance = math.hypot(ox - cx, oy - cy)
+        if distance < best_distance:
+            best, best_distance = p, distance
+    return best
 
 
 def windscreen_of(truth: GroundTruth, plate: PlateTruth) -> tuple[tuple[float, float], ...]:
