@@ -17,6 +17,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from edge.capture.synthetic.plates import PLATE_FORMATS, random_plate, render_plate
+
 U8 = np.ndarray
 Rng = np.random.Generator
 
@@ -50,6 +52,12 @@ FONT_FILES = (
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 DIGITS = "0123456789"
 ALPHABET = DIGITS + LETTERS
+CAMERA_FORMATS = tuple(sorted(PLATE_FORMATS))
+CAMERA_PLATE_SHARE = 0.1
+DIN_M_DIAGONAL = 0.6
+"""Width of a DIN-like M's diagonals, relative to its stems."""
+"""Share of reader samples drawn by the synthetic street camera's own renderer (``edge.capture.synthetic``):
+the plates the demo, the tests and the benchmarks show, regional strip and stickers included."""
 
 
 @functools.cache
@@ -66,7 +74,7 @@ def font_paths() -> tuple[str, ...]:
     return tuple(found)
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=2048)
 def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, size)
 
@@ -99,6 +107,9 @@ class Layout:
     emblem: str | None = None
     """Drawn between the first group and the rest: ``shield`` (Slovak coat of arms), ``stickers``
     (German inspection and state seals)."""
+    sticker: str | None = None
+    """Printed small in two lines at the right end: the expiry month and year of Belgian temporary
+    plates (``08/13``)."""
     band_style: str = "eu"
     """``eu``: the blue band with the stars; ``white``: a small coat of arms over the code on the plate's
     own paper (older Slovak and Czech plates)."""
@@ -134,6 +145,13 @@ def _be_special(rng: Rng) -> Layout:
         n = int(rng.integers(2, 8))
         groups = (_pick(rng, ALPHABET, n),)
     return Layout(groups, "BE", "B", BE_RED, WHITE)
+
+
+def _be_temporary(rng: Rng) -> Layout:
+    """White on red (orange-red on older ones), a digit and six digits, expiry month/year at the right."""
+    paper = (190, 30, 40) if rng.random() < 0.6 else (225, 75, 35)
+    expiry = f"{int(rng.integers(1, 13)):02d}/{int(rng.integers(10, 30)):02d}"
+    return Layout(("1", _pick(rng, DIGITS, 6)), "BE", "B", WHITE, paper, sticker=expiry)
 
 
 def _be_two_row(rng: Rng) -> Layout:
@@ -222,6 +240,7 @@ FORMATS: dict[str, tuple[float, Callable[[Rng], Layout]]] = {
     "be_old": (0.07, _be_old),
     "be_special": (0.04, _be_special),
     "be_two_row": (0.05, _be_two_row),
+    "be_temporary": (0.02, _be_temporary),
     "nl": (0.08, _nl),
     "fr": (0.08, _fr),
     "de": (0.08, _de),
@@ -252,25 +271,100 @@ def _jitter(colour: tuple[int, int, int], rng: Rng, amount: int) -> tuple[int, i
     return (r, g, b)
 
 
-def _text_image(text: str, font_path: str, cap_px: int, tracking: float, stroke: int) -> np.ndarray:
-    """Coverage mask of ``text``, cropped to the capitals' height, tracking in em."""
+def _text_image(
+    text: str, font_path: str, cap_px: int, tracking: float, stroke: int, din_m: float = 0.0
+) -> np.ndarray:
+    """Coverage mask of ``text``, cropped to the capitals' height, tracking in em. ``din_m`` > 0 draws M
+    with straight sides and a V that ends that far down (0..1 of the cap height), as the DIN-like plate
+    fonts of Slovakia, Czechia or Germany have it; no Debian font does, and readers trained without it
+    read those M's as H. Glyphs are drawn once per font, size and stroke (``_glyph``) and composed here:
+    generating the training sets is most of ``make models``' time."""
     size = max(6, int(cap_px * 1.42))
-    font = _font(font_path, size)
-    top, bottom = (int(v) for v in font.getbbox("H")[1::2])
-    adv = [font.getlength(c) + (tracking * size if c != " " else size * 0.25) for c in text]
-    width = int(sum(adv)) + size
-    canvas = Image.new("L", (width, bottom + size // 2), 0)
-    draw = ImageDraw.Draw(canvas)
-    x = size * 0.1
+    top, bottom = _cap_rows(font_path, size)
+    depth = round(din_m * 20) / 20
+    adv = [_advance(font_path, size, c) + (tracking * size if c != " " else size * 0.25) for c in text]
+    pad = size // 2
+    canvas = np.zeros((bottom + size // 2, int(sum(adv)) + size + 2 * pad), np.uint8)
+    x = size * 0.1 + pad
     for c, a in zip(text, adv, strict=True):
         if c != " ":
-            draw.text((x, 0), c, fill=255, font=font, stroke_width=stroke, stroke_fill=255)
+            glyph = _glyph(font_path, size, c, stroke, depth if c == "M" else 0.0)
+            x0 = round(x) - pad
+            region = canvas[: glyph.shape[0], x0 : x0 + glyph.shape[1]]
+            np.maximum(region, glyph[: region.shape[0], : region.shape[1]], out=region)
         x += a
-    mask = np.asarray(canvas)[max(0, top - stroke) : bottom + stroke + 1]
+    mask = canvas[max(0, top - stroke) : bottom + stroke + 1]
     cols = np.flatnonzero(mask.max(axis=0) > 0)
     if cols.size:
         mask = mask[:, cols[0] : cols[-1] + 1]
-    return mask
+    return np.ascontiguousarray(mask)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cap_rows(font_path: str, size: int) -> tuple[int, int]:
+    top, bottom = (int(v) for v in _font(font_path, size).getbbox("H")[1::2])
+    return top, bottom
+
+
+@functools.lru_cache(maxsize=32768)
+def _advance(font_path: str, size: int, char: str) -> float:
+    return float(_font(font_path, size).getlength(char))
+
+
+@functools.lru_cache(maxsize=32768)
+def _glyph(font_path: str, size: int, char: str, stroke: int, din_m: float) -> np.ndarray:
+    """One glyph's coverage, drawn ``size // 2`` pixels in from the left (room for negative bearings)."""
+    font = _font(font_path, size)
+    top, bottom = _cap_rows(font_path, size)
+    pad = size // 2
+    img = Image.new("L", (int(font.getlength(char)) + 2 * pad + 2 * stroke, bottom + size // 2), 0)
+    draw = ImageDraw.Draw(img)
+    if din_m > 0:
+        _din_m(draw, font, pad, top, bottom, din_m, stroke)
+    else:
+        draw.text((pad, 0), char, fill=255, font=font, stroke_width=stroke, stroke_fill=255)
+    glyph = np.asarray(img)
+    glyph.flags.writeable = False  # shared by every later use of the cache
+    return glyph
+
+
+def _din_m(
+    draw: ImageDraw.ImageDraw,
+    font: ImageFont.FreeTypeFont,
+    x: float,
+    top: int,
+    bottom: int,
+    depth: float,
+    stroke: int,
+) -> None:
+    left, right = _ink_columns(font, "M")
+    i_left, i_right = _ink_columns(font, "I")
+    left, right = left - stroke, right + stroke
+    w = max(1, i_right - i_left + 2 * stroke)  # the stem: a sans-serif I is nothing else
+    # The diagonals are thinner than the stems (about 0.6 of them, as in DIN 1451 and the plate fonts
+    # derived from it): drawn as wide as the stems, a narrow M fills in to an arch and reads as H.
+    d = max(1, round(w * DIN_M_DIAGONAL))
+    x0, x1 = x + left + w / 2, x + right - w / 2
+    mid = (x0 + x1) / 2, top + depth * (bottom - top)
+    draw.rectangle([x + left, top, x + left + w - 1, bottom], fill=255)
+    draw.rectangle([x + right - w, top, x + right - 1, bottom], fill=255)
+    draw.line([(x0, top + d / 2), mid, (x1, top + d / 2)], fill=255, width=d, joint="curve")
+
+
+def _ink_columns(font: ImageFont.FreeTypeFont, char: str) -> tuple[int, int]:
+    """First and one-past-last column a glyph inks, from the pen position (``getbbox`` counts the side
+    bearing in, and a monospaced I's serifs are no stem)."""
+    size = int(font.size)
+    img = Image.new("L", (2 * size, 2 * size), 0)
+    ImageDraw.Draw(img).text((0, 0), char, fill=255, font=font)
+    ink = np.asarray(img)
+    if char == "I":
+        rows = np.flatnonzero(ink.max(axis=1) > 127)
+        if rows.size:
+            middle = int(rows[rows.size // 2])
+            ink = ink[middle : middle + 1]  # the stem's own width, not the serifs'
+    cols = np.flatnonzero(ink.max(axis=0) > 127)
+    return (int(cols[0]), int(cols[-1]) + 1) if cols.size else (0, size // 2)
 
 
 def _shield(draw: ImageDraw.ImageDraw, cx: float, cy: float, size: float, rng: Rng) -> None:
@@ -383,8 +477,16 @@ def draw_plate(layout: Layout, rng: Rng, height_px: int = 110) -> np.ndarray:  #
         canvas[round(3 * ppm) : round(height - 3 * ppm), round(right + 3 * ppm) : round(width - 3 * ppm)] = (
             _jitter((150, 55, 10), rng, 20)
         )
+    if layout.sticker is not None:
+        right = width - 40 * ppm
+        for k, part in enumerate(layout.sticker.split("/")):
+            small = _text_image(part, font, max(4, round(height * 0.22)), 0.02, 0)
+            top = round(height * (0.2 + 0.34 * k))
+            box = (round(right + 4 * ppm), top, round(width - 6 * ppm), top + round(height * 0.22))
+            _paste(canvas, small, box, layout.ink[::-1])
     tracking = float(rng.uniform(-0.02, 0.12))
     stroke = int(rng.integers(0, 2)) if height_px >= 60 else 0
+    din_m = float(rng.uniform(0.4, 0.75)) if rng.random() < 0.35 else 0.0
     sep = layout.separator
     emblem = layout.emblem if layout.rows == 1 and len(layout.groups) > 1 else None
     if emblem is not None:
@@ -403,7 +505,7 @@ def draw_plate(layout: Layout, rng: Rng, height_px: int = 110) -> np.ndarray:  #
     cap = cap_frac * height
     gap = (height - cap * len(lines)) / (len(lines) + 1)
     for i, line in enumerate(lines):
-        mask = _text_image(line, font, max(6, round(cap)), tracking, stroke)
+        mask = _text_image(line, font, max(6, round(cap)), tracking, stroke, din_m)
         squeeze = float(rng.uniform(0.75, 1.2))
         mask = cv2.resize(
             mask, (max(1, round(mask.shape[1] * squeeze)), mask.shape[0]), interpolation=cv2.INTER_AREA
@@ -413,7 +515,7 @@ def draw_plate(layout: Layout, rng: Rng, height_px: int = 110) -> np.ndarray:  #
         y0 = max(0, min(height - round(cap), y0))
         x_left, scale = _paste(canvas, mask, (round(left), y0, round(right), y0 + round(cap)), ink[::-1])
         if emblem is not None:
-            first = _text_image(layout.groups[0], font, max(6, round(cap)), tracking, stroke)
+            first = _text_image(layout.groups[0], font, max(6, round(cap)), tracking, stroke, din_m)
             size = max(6, int(round(cap) * 1.42))
             gap_mid = (first.shape[1] + (tracking * size + 0.25 * size)) * squeeze * scale
             _draw_emblem(canvas, emblem, x_left + gap_mid, y0, cap, rng)
@@ -540,7 +642,7 @@ def photometric(img: np.ndarray, rng: Rng) -> np.ndarray:
         small = cv2.resize(f, (max(4, round(w * s)), target_h), interpolation=cv2.INTER_AREA)
         f = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR) if rng.random() < 0.5 else small
     if rng.random() < 0.7:
-        noise = rng.normal(0, rng.uniform(1, 12), f.shape)
+        noise = rng.standard_normal(f.shape, dtype=np.float32) * np.float32(rng.uniform(1, 12))
         f = np.clip(f.astype(np.float32) + noise, 0, 255).astype(np.uint8)
     if rng.random() < 0.7:
         ok, enc = cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(15, 95))])
@@ -557,6 +659,11 @@ def reader_sample(rng: Rng) -> tuple[np.ndarray, str, bool]:
         h = int(rng.integers(20, 60))
         clutter = _surround(rng, h, int(h * rng.uniform(1.5, 5)))
         return photometric(clutter, rng), "", False
+    if rng.random() < CAMERA_PLATE_SHARE:
+        fmt = CAMERA_FORMATS[int(rng.integers(0, len(CAMERA_FORMATS)))]
+        text, formatted = random_plate(fmt, rng)
+        plate = render_plate(formatted, fmt, int(rng.integers(48, 90)), rng)
+        return camera_view(plate, rng, out_h=int(rng.integers(40, 100))), text, False
     layout = random_layout(rng)
     plate = draw_plate(layout, rng, height_px=int(rng.integers(48, 90)))
     return camera_view(plate, rng, out_h=int(rng.integers(40, 100))), label_of(layout), layout.rows == 2
