@@ -324,8 +324,25 @@ def _glyph(font_path: str, size: int, char: str, stroke: int, din_m: float) -> n
     else:
         draw.text((pad, 0), char, fill=255, font=font, stroke_width=stroke, stroke_fill=255)
     glyph = np.asarray(img)
+    if char in LETTERS + DIGITS:
+        glyph = _onto_baseline(glyph, bottom + stroke)
     glyph.flags.writeable = False  # shared by every later use of the cache
     return glyph
+
+
+def _onto_baseline(glyph: np.ndarray, baseline: int) -> np.ndarray:
+    """A glyph whose ink hangs below the baseline (DejaVu's J, some Qs) squeezed to end on it, as plate
+    fonts draw every character. Cropping at the baseline instead (as ``_text_image`` does) would leave
+    DejaVu's J a bare stem: an I."""
+    rows = np.flatnonzero(glyph.max(axis=1) > 0)
+    if rows.size == 0 or rows[-1] <= baseline + 1:
+        return glyph
+    top, bottom = int(rows[0]), int(rows[-1]) + 1
+    out = np.zeros_like(glyph)
+    out[top : baseline + 1] = cv2.resize(
+        glyph[top:bottom], (glyph.shape[1], baseline + 1 - top), interpolation=cv2.INTER_AREA
+    )
+    return out
 
 
 def _din_m(
