@@ -54,10 +54,12 @@ DIGITS = "0123456789"
 ALPHABET = DIGITS + LETTERS
 CAMERA_FORMATS = tuple(sorted(PLATE_FORMATS))
 CAMERA_PLATE_SHARE = 0.1
-DIN_M_DIAGONAL = 0.6
-"""Width of a DIN-like M's diagonals, relative to its stems."""
 """Share of reader samples drawn by the synthetic street camera's own renderer (``edge.capture.synthetic``):
 the plates the demo, the tests and the benchmarks show, regional strip and stickers included."""
+DIN_M_DIAGONAL = 0.6
+"""Width of a DIN-like M's diagonals, relative to its stems."""
+BE_NARROW_O_SHARE = 0.7
+"""Belgian plates whose letter O is drawn with the zero's glyph, as the real Belgian plate font has it."""
 
 
 @functools.cache
@@ -272,23 +274,35 @@ def _jitter(colour: tuple[int, int, int], rng: Rng, amount: int) -> tuple[int, i
 
 
 def _text_image(
-    text: str, font_path: str, cap_px: int, tracking: float, stroke: int, din_m: float = 0.0
+    text: str,
+    font_path: str,
+    cap_px: int,
+    tracking: float,
+    stroke: int,
+    din_m: float = 0.0,
+    o_as_zero: bool = False,
 ) -> np.ndarray:
     """Coverage mask of ``text``, cropped to the capitals' height, tracking in em. ``din_m`` > 0 draws M
     with straight sides and a V that ends that far down (0..1 of the cap height), as the DIN-like plate
     fonts of Slovakia, Czechia or Germany have it; no Debian font does, and readers trained without it
-    read those M's as H. Glyphs are drawn once per font, size and stroke (``_glyph``) and composed here:
+    read those M's as H. ``o_as_zero`` draws the letter O with the zero's glyph, as Belgian plates do (a
+    narrow, straight-sided O that readers trained on round ones read as D). Glyphs are drawn once per font,
+    size and stroke (``_glyph``) and composed here:
     generating the training sets is most of ``make models``' time."""
     size = max(6, int(cap_px * 1.42))
     top, bottom = _cap_rows(font_path, size)
     depth = round(din_m * 20) / 20
-    adv = [_advance(font_path, size, c) + (tracking * size if c != " " else size * 0.25) for c in text]
+    drawn = text.replace("O", "0") if o_as_zero else text  # advances: the narrow O is as wide as the zero
+    adv = [_advance(font_path, size, c) + (tracking * size if c != " " else size * 0.25) for c in drawn]
     pad = size // 2
     canvas = np.zeros((bottom + size // 2, int(sum(adv)) + size + 2 * pad), np.uint8)
     x = size * 0.1 + pad
     for c, a in zip(text, adv, strict=True):
         if c != " ":
-            glyph = _glyph(font_path, size, c, stroke, depth if c == "M" else 0.0)
+            if o_as_zero and c == "O":
+                glyph = _narrow_o(font_path, size, stroke)
+            else:
+                glyph = _glyph(font_path, size, c, stroke, depth if c == "M" else 0.0)
             x0 = round(x) - pad
             region = canvas[: glyph.shape[0], x0 : x0 + glyph.shape[1]]
             np.maximum(region, glyph[: region.shape[0], : region.shape[1]], out=region)
@@ -328,6 +342,25 @@ def _glyph(font_path: str, size: int, char: str, stroke: int, din_m: float) -> n
         glyph = _onto_baseline(glyph, bottom + stroke)
     glyph.flags.writeable = False  # shared by every later use of the cache
     return glyph
+
+
+@functools.lru_cache(maxsize=4096)
+def _narrow_o(font_path: str, size: int, stroke: int) -> np.ndarray:
+    """The font's O squeezed to the ink width of its zero (a dotted or slashed zero is no O to copy)."""
+    o = _glyph(font_path, size, "O", stroke, 0.0)
+    zero = _glyph(font_path, size, "0", stroke, 0.0)
+    o_cols = np.flatnonzero(o.max(axis=0) > 0)
+    z_cols = np.flatnonzero(zero.max(axis=0) > 0)
+    out = np.zeros_like(zero)
+    if o_cols.size and z_cols.size:
+        z0, z1 = int(z_cols[0]), int(z_cols[-1]) + 1
+        squeezed = cv2.resize(
+            o[:, o_cols[0] : o_cols[-1] + 1], (z1 - z0, o.shape[0]), interpolation=cv2.INTER_AREA
+        )
+        rows = min(out.shape[0], squeezed.shape[0])
+        out[:rows, z0:z1] = squeezed[:rows]
+    out.flags.writeable = False
+    return out
 
 
 def _onto_baseline(glyph: np.ndarray, baseline: int) -> np.ndarray:
@@ -504,6 +537,7 @@ def draw_plate(layout: Layout, rng: Rng, height_px: int = 110) -> np.ndarray:  #
     tracking = float(rng.uniform(-0.02, 0.12))
     stroke = int(rng.integers(0, 2)) if height_px >= 60 else 0
     din_m = float(rng.uniform(0.4, 0.75)) if rng.random() < 0.35 else 0.0
+    o_as_zero = layout.country == "BE" and rng.random() < BE_NARROW_O_SHARE
     sep = layout.separator
     emblem = layout.emblem if layout.rows == 1 and len(layout.groups) > 1 else None
     if emblem is not None:
@@ -522,7 +556,7 @@ def draw_plate(layout: Layout, rng: Rng, height_px: int = 110) -> np.ndarray:  #
     cap = cap_frac * height
     gap = (height - cap * len(lines)) / (len(lines) + 1)
     for i, line in enumerate(lines):
-        mask = _text_image(line, font, max(6, round(cap)), tracking, stroke, din_m)
+        mask = _text_image(line, font, max(6, round(cap)), tracking, stroke, din_m, o_as_zero)
         squeeze = float(rng.uniform(0.75, 1.2))
         mask = cv2.resize(
             mask, (max(1, round(mask.shape[1] * squeeze)), mask.shape[0]), interpolation=cv2.INTER_AREA
@@ -532,7 +566,9 @@ def draw_plate(layout: Layout, rng: Rng, height_px: int = 110) -> np.ndarray:  #
         y0 = max(0, min(height - round(cap), y0))
         x_left, scale = _paste(canvas, mask, (round(left), y0, round(right), y0 + round(cap)), ink[::-1])
         if emblem is not None:
-            first = _text_image(layout.groups[0], font, max(6, round(cap)), tracking, stroke, din_m)
+            first = _text_image(
+                layout.groups[0], font, max(6, round(cap)), tracking, stroke, din_m, o_as_zero
+            )
             size = max(6, int(round(cap) * 1.42))
             gap_mid = (first.shape[1] + (tracking * size + 0.25 * size)) * squeeze * scale
             _draw_emblem(canvas, emblem, x_left + gap_mid, y0, cap, rng)

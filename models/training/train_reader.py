@@ -23,7 +23,7 @@ from models.training.dataset import generate, limit_threads, progress
 
 ALPHABET = platesynth.ALPHABET  # index 0 is the CTC blank, then ALPHABET[i - 1]
 MAX_LABEL = 10
-RECIPE_VERSION = 5
+RECIPE_VERSION = 6
 
 
 def make_reader_samples(seed: int, count: int) -> dict[str, np.ndarray]:
