@@ -126,23 +126,6 @@ def _vehicle(rng: Rng, canvas: np.ndarray, mask: np.ndarray, width: int, cx: int
     cv2.rectangle(
         canvas, (x0, bumper_y), (x1, bottom - int(body_h * 0.05)), tuple(float(v) * 0.6 for v in paint), -1
     )
-    if rng.random() < 0.5:  # a lower air intake: mesh or slats right next to the plate
-        _mesh(
-            canvas,
-            rng,
-            x0 + int(width * 0.12),
-            bumper_y + int(body_h * 0.04),
-            x1 - int(width * 0.12),
-            bottom - int(body_h * 0.07),
-        )
-    if rng.random() < 0.5:  # the maker's badge above the plate: chrome with letters, not a plate
-        _badge(
-            canvas,
-            rng,
-            cx,
-            int(y0 + body_h * rng.uniform(0.45, 0.62)),
-            max(4, int(width * rng.uniform(0.06, 0.14))),
-        )
     for wx in (x0 + int(width * 0.15), x1 - int(width * 0.15)):
         cv2.circle(canvas, (wx, bottom), int(width * 0.1), (15.0, 15.0, 15.0), -1)
     plate_w = width * rng.uniform(0.24, 0.34)
@@ -162,8 +145,6 @@ def _place_plate(
 ) -> None:
     layout = platesynth.random_layout(rng)
     flat = platesynth.draw_plate(layout, rng, height_px=int(np.clip(plate_w / 4.7 * 1.5, 24, 90)))
-    if rng.random() < 0.12:
-        flat = _recolour(flat, rng)
     fh, fw = flat.shape[:2]
     plate_h = plate_w * fh / fw
     angle = math.radians(rng.normal(0, 4))
@@ -177,111 +158,11 @@ def _place_plate(
     src = np.array([[0, 0], [fw, 0], [fw, fh], [0, fh]], np.float32)
     m = cv2.getPerspectiveTransform(src, dst)
     h, w = canvas.shape[:2]
-    if rng.random() < 0.45:
-        _holder(canvas, rng, m, fw, fh)
     warped = cv2.warpPerspective(flat, m, (w, h), flags=cv2.INTER_AREA if plate_w < fw else cv2.INTER_LINEAR)
     cover = cv2.warpPerspective(np.full((fh, fw), 255, np.uint8), m, (w, h))
     alpha = (cover.astype(np.float32) / 255.0)[..., None]
     canvas[:] = (canvas * (1 - alpha) + warped * alpha).astype(np.uint8)
     _mark(mask, dst)
-
-
-_RECOLOURS = (
-    ((150, 60, 20), (245, 245, 245)),  # white on blue (diplomatic and other special plates), BGR
-    ((25, 25, 25), (235, 235, 235)),  # white on black (older plates)
-    ((40, 110, 30), (240, 240, 240)),  # white on green
-    ((40, 40, 170), (245, 245, 245)),  # white on red
-)
-
-
-def _recolour(flat: np.ndarray, rng: Rng) -> np.ndarray:
-    """The plate in colours no format above has: light ink on a dark or coloured paper."""
-    g = cv2.cvtColor(flat, cv2.COLOR_BGR2GRAY).astype(np.float32)
-    lo, hi = np.percentile(g, 5), np.percentile(g, 95)
-    g = np.clip((g - lo) / max(hi - lo, 1.0), 0.0, 1.0)[..., None]  # paper 1, ink 0
-    paper, ink = _RECOLOURS[int(rng.integers(0, len(_RECOLOURS)))]
-    return np.asarray(np.array(ink, np.float32) * (1 - g) + np.array(paper, np.float32) * g, np.uint8)
-
-
-def _holder(canvas: np.ndarray, rng: Rng, m: np.ndarray, fw: int, fh: int) -> None:
-    """A plate holder around the plate (same perspective): a dark or chrome rim, often with a dealer's strip
-    of small text under the plate. Not part of the plate."""
-    mx, my = fw * rng.uniform(0.02, 0.06), fh * rng.uniform(0.06, 0.18)
-    strip = fh * rng.uniform(0.18, 0.35) if rng.random() < 0.6 else 0.0
-    rim = (
-        tuple(float(v) for v in rng.integers(5, 45, 3))
-        if rng.random() < 0.75
-        else tuple(float(v) for v in rng.integers(150, 230, 3))
-    )
-    hw, hh = int(fw + 2 * mx), int(fh + 2 * my + strip)
-    holder = np.full((hh, hw, 3), rim, np.uint8)
-    if strip > 0:
-        colour = tuple(255.0 - v for v in rim)
-        scale = strip / 40.0
-        word = platesynth._pick(rng, platesynth.LETTERS + "     ", int(rng.integers(8, 26)))
-        cv2.putText(
-            holder,
-            word,
-            (int(mx + fw * 0.05), int(hh - strip * 0.25)),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            max(scale, 0.2),
-            colour,
-            max(1, int(scale * 2)),
-            cv2.LINE_AA,
-        )
-    src = np.array(
-        [[-mx, -my], [fw + mx, -my], [fw + mx, fh + my + strip], [-mx, fh + my + strip]], np.float32
-    )
-    dst = cv2.perspectiveTransform(src[None], m)[0]
-    h, w = canvas.shape[:2]
-    own = np.array([[0, 0], [hw, 0], [hw, hh], [0, hh]], np.float32)
-    hm = cv2.getPerspectiveTransform(own, dst)
-    warped = cv2.warpPerspective(holder, hm, (w, h), flags=cv2.INTER_LINEAR)
-    cover = cv2.warpPerspective(np.full((hh, hw), 255, np.uint8), hm, (w, h))
-    alpha = (cover.astype(np.float32) / 255.0)[..., None]
-    canvas[:] = (canvas * (1 - alpha) + warped * alpha).astype(np.uint8)
-
-
-def _mesh(canvas: np.ndarray, rng: Rng, x0: int, y0: int, x1: int, y1: int) -> None:
-    """Honeycomb-like mesh (two diagonal line sets) or horizontal slats in a box."""
-    if x1 - x0 < 6 or y1 - y0 < 4:
-        return
-    patch = canvas[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)]
-    if patch.size == 0:
-        return
-    dark = float(rng.integers(5, 40))
-    light = float(rng.integers(60, 140))
-    patch[:] = dark
-    step = int(rng.integers(3, 9))
-    ph, pw = patch.shape[:2]
-    if rng.random() < 0.6:
-        for k in range(-ph, pw + ph, step):
-            cv2.line(patch, (k, 0), (k + ph, ph), (light, light, light), 1)
-            cv2.line(patch, (k + ph, 0), (k, ph), (light, light, light), 1)
-    else:
-        for y in range(0, ph, step):
-            cv2.line(patch, (0, y), (pw, y), (light, light, light), max(1, step // 3))
-
-
-def _badge(canvas: np.ndarray, rng: Rng, cx: int, cy: int, r: int) -> None:
-    """A chrome maker's badge: an ellipse or ring with one to three letters."""
-    chrome = tuple(float(v) for v in rng.integers(150, 250, 3))
-    cv2.ellipse(
-        canvas, (cx, cy), (r, max(2, int(r * rng.uniform(0.5, 1.0)))), 0, 0, 360, chrome, max(1, r // 5)
-    )
-    letters = platesynth._pick(rng, platesynth.LETTERS, int(rng.integers(1, 4)))
-    scale = r / 22.0
-    (tw, th), _ = cv2.getTextSize(letters, cv2.FONT_HERSHEY_SIMPLEX, max(scale, 0.2), 1)
-    cv2.putText(
-        canvas,
-        letters,
-        (cx - tw // 2, cy + th // 2),
-        cv2.FONT_HERSHEY_SIMPLEX,
-        max(scale, 0.2),
-        chrome,
-        max(1, r // 8),
-        cv2.LINE_AA,
-    )
 
 
 def _mark(mask: np.ndarray, corners: np.ndarray) -> None:

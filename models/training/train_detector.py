@@ -22,7 +22,7 @@ from edge.anpr.preprocess import DETECTOR_STRIDE
 from models.training import scenes
 from models.training.dataset import generate, limit_threads, progress
 
-RECIPE_VERSION = 4
+RECIPE_VERSION = 3
 CROP_W, CROP_H = 160, 128
 
 
