@@ -74,7 +74,8 @@ def pass_accuracy(
         vehicle = vehicle_at(scene.vehicles, doc["frame_index"], doc["plate_box"])
         if vehicle is None:
             out.stray += 1
-            out.failures.append(f"read {doc['plate']} at frame {doc['frame_index']} matches no vehicle's plate")
+            frame = doc["frame_index"]
+            out.failures.append(f"read {doc['plate']} at frame {frame} matches no vehicle's plate")
         else:
             by_vehicle.setdefault(vehicle.vehicle_id, []).append(doc["plate"])
     for v in eligible.values():

@@ -51,3 +51,25 @@ def test_detector_scenes_mark_the_plates_they_draw() -> None:
     marked = batch["masks"].reshape(12, -1).sum(axis=1)
     assert (marked > 0).sum() >= 6  # most scenes hold at least one plate
     assert set(np.unique(batch["masks"])) <= {0, 1}
+
+
+def test_belgian_o_is_drawn_as_narrow_as_the_zero() -> None:
+    font = platesynth.font_paths()[0]
+    narrow = platesynth._text_image("O", font, 40, 0.0, 0, o_as_zero=True)
+    zero = platesynth._text_image("0", font, 40, 0.0, 0)
+    round_o = platesynth._text_image("O", font, 40, 0.0, 0)
+    assert abs(narrow.shape[1] - zero.shape[1]) <= 1
+    assert round_o.shape[1] > zero.shape[1]  # the fonts' own O is wider: the recipe has to narrow it
+    assert narrow.shape[0] == round_o.shape[0]
+
+
+def test_no_glyph_hangs_below_the_baseline() -> None:
+    """DejaVu's J descends; cropped at the capitals' baseline it would be a bare stem, an I. Drawn onto the
+    baseline it keeps its hook: ink in its bottom rows reaches left of its stem."""
+    for font in platesynth.font_paths():
+        j = platesynth._text_image("J", font, 40, 0.0, 0) > 127
+        h = j.shape[0]
+        stem = np.flatnonzero(j[h // 2])
+        bottom = np.flatnonzero(j[int(h * 0.8) :].any(axis=0))
+        assert stem.size and bottom.size, font
+        assert bottom[0] < stem[0] - 2, font
