@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from edge.anpr import PHOTO_FINER_LOOK
 from edge.anpr.evaluate import evaluate
 from edge.anpr.preprocess import READER_H, READER_W
 from edge.anpr.recognizer import Recognizer
@@ -66,7 +65,6 @@ def _median_ms(fn: Any, items: list[Any]) -> float:
 
 def run() -> dict[str, object]:
     recognizer = Recognizer()
-    photo_recognizer = Recognizer(finer_look=PHOTO_FINER_LOOK)  # what `edge anpr-eval` uses
     frames = _frames()
     h, w = frames[0].shape[:2]
     roi = (round(ROI[0] * w), round(ROI[1] * h), round(ROI[2] * w), round(ROI[3] * h))
@@ -94,7 +92,7 @@ def run() -> dict[str, object]:
         if not (folder / "labels.tsv").is_file():
             skipped.append(name)
             continue
-        summary = evaluate(folder, photo_recognizer).summary()
+        summary = evaluate(folder, recognizer).summary()
         summary["baseline_openalpr_2_3_0"] = OPENALPR.get(name)
         evals[name] = summary
     results["anpr_eval"] = evals

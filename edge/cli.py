@@ -174,9 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     anpr_eval.add_argument(
         "--finer-look",
         type=_finer_look,
-        default=PHOTO_FINER_LOOK,
+        default=0.0,
         help="when no read of a photo is confident, detect again at this many times the long side "
-        "(default: %(default).2f; 0: never)",
+        f"(0, the default: never; the model cards also report {PHOTO_FINER_LOOK:.2f})",
     )
     anpr_eval.set_defaults(func=_cmd_anpr_eval)
 

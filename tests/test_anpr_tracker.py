@@ -391,6 +391,41 @@ def test_duplicate_detections_of_one_plate_are_one_track() -> None:
     assert tracker.counters.tracks_started == 1
 
 
+def test_a_part_of_the_plate_read_beside_the_whole_is_not_a_second_vehicle() -> None:
+    """A second, smaller detection inside the plate's box (its last glyphs, read as `56Z`) in the same
+    frames is the same plate, however much smaller its box."""
+    frames = [
+        (
+            t,
+            [
+                Observation(t, (500 - 8 * k, 500, 100, 24), "VFT56Z", 0.9),
+                Observation(t, (550 - 8 * k, 503, 40, 18), "56Z", 0.3),
+            ],
+        )
+        for k, t in enumerate(even(10, 1.0))
+    ]
+    tracker = PlateTracker()
+    (p,) = run(tracker, frames)
+    assert p.text == "VFT56Z"
+    assert tracker.counters.tracks_started == 1
+
+
+def test_a_small_plate_beside_a_large_one_is_another_vehicle() -> None:
+    """Side by side, not inside: two tracks."""
+    frames = [
+        (
+            t,
+            [
+                Observation(t, (500, 500, 100, 24), "VFT56Z", 0.9),
+                Observation(t, (620, 505, 40, 10), "1ABC234", 0.9),
+            ],
+        )
+        for t in even(10, 1.0)
+    ]
+    tracker = PlateTracker()
+    assert sorted(p.text for p in run(tracker, frames)) == ["1ABC234", "VFT56Z"]
+
+
 def test_the_same_plate_after_a_long_occlusion_is_merged_not_repeated() -> None:
     car = Vehicle("1ABC234", LANE_X_M[0], z0_m=30.0, speed_m_s=4.0, t0_s=100.0)
     frames = simulate([car], even(10, 5.0), 5, hidden=(101.5, 104.0), unread=0.0, wrong=0.0)

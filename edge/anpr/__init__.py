@@ -7,5 +7,6 @@ turn passes into MQTT records per profile (police or LEZ), ``lists`` and ``hotli
 """
 
 PHOTO_FINER_LOOK = 4 / 3
-"""The ``finer_look`` of ``edge anpr-eval`` and the benchmark on photos (``Recognizer``): a photo has no
-next frame to read its plate again in, so an unsure one gets a second detection at 4/3 the long side."""
+"""The finer-look factor the model cards report beside the plain figures (``Recognizer(finer_look=…)``,
+``edge anpr-eval --finer-look``). Off by default, in the node and in ``edge anpr-eval`` alike: whether it
+helps depends on the detector (docs/anpr.md)."""

@@ -388,6 +388,10 @@ class PlateTracker:
             )
             if near and abs(math.log(w / ow)) <= math.log(1.5):
                 return track
+            # A part of the plate read on its own (a blob that holds the last three glyphs) lies inside the
+            # whole plate's box, whatever its size: its centre is inside the other box.
+            if ox <= x + w / 2 <= ox + ow and oy <= y + h / 2 <= oy + oh and w < ow:
+                return track
         return None
 
     def _early(self, track: _Track, t_s: float) -> list[VehiclePass]:

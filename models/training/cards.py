@@ -84,11 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     threads = default_threads()
     machine = f"{platform.machine()}, {threads} inference threads, {runtime.name} {runtime.version}"
 
-    # As `edge anpr-eval` measures (with its finer look on photos), and without the finer look: the node's
-    # default, one detection per frame.
+    # As `edge anpr-eval` and the node measure by default (one detection per image), and with the finer look.
     evals: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     for precision in ("int8", "fp32"):
-        for look, factor in ((f"{PHOTO_FINER_LOOK:.2f}", PHOTO_FINER_LOOK), ("off", 0.0)):
+        for look, factor in (("off", 0.0), (f"{PHOTO_FINER_LOOK:.2f}", PHOTO_FINER_LOOK)):
             recognizer = Recognizer(args.models, precision=precision, finer_look=factor)  # type: ignore[arg-type]
             for folder in (
                 sorted(p for p in args.data.glob("*") if (p / "labels.tsv").is_file())
@@ -142,9 +141,9 @@ def main(argv: list[str] | None = None) -> int:
             lines += [
                 "",
                 "Real dev sets (`edge anpr-eval`, whole pipeline: detector + reader + grammar; finer look: "
-                "the second detection of an unsure photo at that factor, `edge anpr-eval`'s default, or off "
-                "as in the node's default). Crop sets are read without detection, so the finer look does not "
-                "apply to them:",
+                "off, the default of the node and of `edge anpr-eval`, or a second detection of an unsure "
+                "photo at that factor, `--finer-look`). Crop sets are read without detection, so the finer "
+                "look does not apply to them:",
                 "",
             ]
             lines += [
