@@ -30,3 +30,13 @@ def test_a_finer_read_must_beat_every_read_it_overlaps() -> None:
     coarse = [_read("AB12", 0.6, (0, 0, 50, 20)), _read("CD34", 0.2, (45, 0, 50, 20))]
     fine = [_read("ABCD1234", 0.5, (0, 0, 95, 20))]
     assert [r.text for r in _merge(coarse, fine)] == ["AB12", "CD34"]
+
+
+def test_equal_reads_of_two_plates_do_not_confuse_the_merge() -> None:
+    """Two reads with every field equal but the crop: identity, not equality, decides what is replaced."""
+    a = _read("AB12CD", 0.3, (0, 0, 50, 20))
+    b = PlateRead(
+        "AB12CD", "AB12CD", "AB12CD", None, None, 0, 0.3, (0, 0, 50, 20), 0.5, np.ones((4, 8, 3), np.uint8)
+    )
+    merged = _merge([a, b], [_read("AB12CDE", 0.9, (0, 0, 52, 20))])
+    assert [r.text for r in merged] == ["AB12CDE"]

@@ -258,7 +258,8 @@ def _merge(first: list[PlateRead], second: list[PlateRead]) -> list[PlateRead]:
     for read in second:
         rivals = [k for k in kept if _overlap(k.box, read.box) > _SAME_PLATE_OVERLAP]
         if all(read.confidence > k.confidence for k in rivals):
-            kept = [k for k in kept if k not in rivals] + [read]
+            replaced = {id(k) for k in rivals}  # by identity: reads hold arrays, == would compare them
+            kept = [k for k in kept if id(k) not in replaced] + [read]
     kept.sort(key=lambda r: r.confidence, reverse=True)
     return kept
 
