@@ -319,6 +319,14 @@ def test_character_vote_uses_the_heaviest_length_only() -> None:
     assert p.text == "1ABC234"
 
 
+def test_the_vote_takes_the_length_the_reads_gather_around() -> None:
+    """Four unsure reads of a far plate: three within two edits of each other (one with a glyph too many,
+    one with a glyph lost), one short read of something else that alone is the heaviest."""
+    reads = [("LZ68", 0.17), ("2JLV288", 0.12), ("BZJLV288", 0.16), ("2LV208", 0.16)]
+    (p,) = run(PlateTracker(), still(reads))
+    assert p.text == "2JLV288"
+
+
 def test_ties_go_to_the_higher_mean_confidence() -> None:
     # Equal weight 1.6 each, no majority; "AB123" reads are fewer but more confident.
     reads = [("AB123", 0.8), ("1ABC234", 0.6), ("AB123", 0.8), ("1ABC234", 0.6), ("1ABC234", 0.4)]
@@ -426,6 +434,117 @@ def test_a_small_plate_beside_a_large_one_is_another_vehicle() -> None:
     assert sorted(p.text for p in run(tracker, frames)) == ["1ABC234", "VFT56Z"]
 
 
+def moving(
+    text: str | None,
+    conf: float,
+    start: tuple[float, float],
+    step: tuple[float, float],
+    width: float,
+    times: list[float],
+) -> list[tuple[float, list[Observation]]]:
+    """One plate seen once per frame at ``times``, moving ``step`` pixels per frame, read as given."""
+    return [
+        (
+            t,
+            [
+                Observation(
+                    t, (start[0] + k * step[0], start[1] + k * step[1], width, width / 4.5), text, conf
+                )
+            ],
+        )
+        for k, t in enumerate(times)
+    ]
+
+
+def test_a_confident_read_of_another_plate_never_joins_an_established_track() -> None:
+    """A car leaves at the bottom and the next appears where the first would have gone: without the
+    texts the two are one track (they are in gate), and the first car's pass is lost to the second."""
+    first = moving("1ABC234", 0.9, (500, 300), (0, 40), 100, even(10, 0.6))
+    second = moving("2XYZ987", 0.9, (500, 540), (0, 40), 100, even(10, 0.6, start_s=100.6))
+    tracker = PlateTracker()
+    passes = run(tracker, first + second)
+    assert [p.text for p in passes] == ["1ABC234", "2XYZ987"]
+    assert tracker.counters.tracks_started == 2
+
+
+def test_a_confident_misread_still_joins() -> None:
+    """One character off is the same plate misread, however confident."""
+    first = moving("1ABC234", 0.9, (500, 300), (0, 40), 100, even(10, 0.6))
+    second = moving("1ABC284", 0.9, (500, 540), (0, 40), 100, even(10, 0.3, start_s=100.6))
+    tracker = PlateTracker()
+    assert [p.text for p in run(tracker, first + second)] == ["1ABC234"]
+    assert tracker.counters.tracks_started == 1
+
+
+def test_a_step_against_the_motion_is_another_vehicle() -> None:
+    """A plate moving down the image; the next detection is two plate widths *above* it (a car behind,
+    read unsure): within the association gate, but a car does not reverse between frames."""
+    first = moving("1ABC234", 0.9, (500, 300), (0, 40), 100, even(10, 0.6))
+    behind = moving("2XYZ987", 0.3, (500, 300 + 5 * 40 - 200), (0, 40), 100, even(10, 0.6, start_s=100.6))
+    tracker = PlateTracker()
+    passes = run(tracker, first + behind)
+    assert [p.text for p in passes] == ["1ABC234", "2XYZ987"]
+    assert tracker.counters.tracks_started == 2
+    assert tracker.counters.stitched == 0  # two widths apart: not the same place
+
+
+def test_a_weak_track_split_from_its_vehicle_is_stitched_onto_it() -> None:
+    """The far plate is first detected as a small box read as garbage; the next detection is more than
+    twice as wide (beyond the association's size gate) and read right. One vehicle, one pass."""
+    far = [
+        (100.0, [Observation(100.0, (500, 300, 50, 11), "ZZ22", 0.2)]),
+        (100.1, [Observation(100.1, (498, 306, 52, 11), "400", 0.08)]),
+        (100.2, [Observation(100.2, (496, 312, 54, 12), "ZZ7", 0.15)]),
+    ]
+    near = moving("1ABC234", 0.9, (470, 320), (-5, 12), 125, even(10, 0.5, start_s=100.3))
+    tracker = PlateTracker()
+    (p,) = run(tracker, far + near)
+    assert p.text == "1ABC234"
+    assert p.observations == 8
+    assert p.first_t_s == pytest.approx(100.0)
+    assert tracker.counters.stitched == 1
+
+
+def test_a_weak_track_elsewhere_is_not_stitched() -> None:
+    """The same garbage track, but six plate widths to the side: another vehicle, unread."""
+    far = [
+        (100.0 + k / 10, [Observation(100.0 + k / 10, (1200, 300, 50, 11), "ZZ22", 0.2)]) for k in range(3)
+    ]
+    near = moving("1ABC234", 0.9, (470, 320), (-5, 12), 125, even(10, 0.5, start_s=100.3))
+    tracker = PlateTracker()
+    assert sorted(p.text or "" for p in run(tracker, far + near)) == ["1ABC234", "ZZ22"]
+    assert tracker.counters.stitched == 0
+
+
+def test_a_track_ending_after_its_vehicle_passed_adds_no_second_pass() -> None:
+    """A receding car read well; right after, at the same place, a larger box read as one glyph off and
+    garbage. The first pass is out already when the second track ends; the second is the same car."""
+    car = moving("1ABC234", 0.95, (500, 700), (0, -40), 120, even(10, 0.4))
+    tail = [
+        (100.5, [Observation(100.5, (480, 560, 280, 60), "1ABC284", 0.6)]),
+        (100.6, [Observation(100.6, (470, 530, 290, 62), "81HC28", 0.5)]),
+        (100.7, [Observation(100.7, (465, 500, 300, 64), "XX9", 0.3)]),
+    ]
+    # Frames without plates: the car's track ends first, the tail's after it.
+    quiet: list[tuple[float, list[Observation]]] = [(t, []) for t in even(10, 1.5, start_s=100.8)]
+    tracker = PlateTracker()
+    passes = run(tracker, car + tail + quiet)
+    assert [p.text for p in passes] == ["1ABC234"]
+    assert (tracker.counters.tracks_started, tracker.counters.stitched) == (2, 1)
+
+
+def test_a_distant_read_weighs_less_than_a_near_one() -> None:
+    """Two reads of a plate that filled a third of the reader's input lose to one of a near plate."""
+    reads = [("1ABC284", 0.9, 0.3), ("1ABC284", 0.9, 0.3), ("1ABC234", 0.8, 1.0)]
+    frames = [
+        (100 + i / 10, [Observation(100 + i / 10, (500, 500, 80, 17), text, conf, detail=detail)])
+        for i, (text, conf, detail) in enumerate(reads)
+    ]
+    (p,) = run(PlateTracker(), frames)
+    assert p.text == "1ABC234"
+    assert p.votes == {"1ABC234": pytest.approx(0.8), "1ABC284": pytest.approx(0.54)}
+
+
 def test_the_same_plate_after_a_long_occlusion_is_merged_not_repeated() -> None:
     car = Vehicle("1ABC234", LANE_X_M[0], z0_m=30.0, speed_m_s=4.0, t0_s=100.0)
     frames = simulate([car], even(10, 5.0), 5, hidden=(101.5, 104.0), unread=0.0, wrong=0.0)
@@ -520,7 +639,9 @@ def test_random_streams_never_crash_and_each_track_is_emitted_at_most_once(
     counters = tracker.counters
     assert counters.open_tracks == 0
     assert counters.passes == len(passes)
-    assert counters.tracks_started == len(passes) + counters.noise_dropped + counters.repeats_merged
+    assert counters.tracks_started == (
+        len(passes) + counters.noise_dropped + counters.repeats_merged + counters.stitched
+    )
     total = sum(len(obs) for _, obs in frames)
     assert sum(p.observations for p in passes) <= total
     for p in passes:

@@ -49,6 +49,9 @@ class PlateRead:
     detector_score: float
     crop: U8
     """The rectified plate crop (BGR)."""
+    detail: float = 1.0
+    """0..1: the crop's width over the reader's input width, at most 1. A narrower crop was upsampled
+    for the reader; the tracker weighs its read by this."""
 
 
 class Recognizer:
@@ -126,7 +129,8 @@ class Recognizer:
         for cand, crop, read in zip(candidates, crops, reads, strict=True):
             if read is None:
                 continue
-            out.append(_with(read, box=_plate_box(cand), detector_score=cand.score, crop=crop))
+            detail = min(1.0, crop.shape[1] / self.reader.width)
+            out.append(_with(read, box=_plate_box(cand), detector_score=cand.score, crop=crop, detail=detail))
         out.sort(key=lambda r: r.confidence, reverse=True)
         return out
 
@@ -136,7 +140,8 @@ class Recognizer:
         if read is None:
             return None
         h, w = crop_bgr.shape[:2]
-        return _with(read, box=(0, 0, w, h), detector_score=1.0, crop=crop_bgr)
+        detail = min(1.0, w / self.reader.width)
+        return _with(read, box=(0, 0, w, h), detector_score=1.0, crop=crop_bgr, detail=detail)
 
     def _read_voted(self, crop: U8) -> PlateRead | None:
         """Read ``crop`` as given, padded and trimmed (the detector's box is never exact), and let the reads
@@ -278,10 +283,12 @@ def _with(
     box: tuple[int, int, int, int],
     detector_score: float | None = None,
     crop: U8 | None = None,
+    detail: float | None = None,
 ) -> PlateRead:
     return replace(
         read,
         box=box,
         detector_score=read.detector_score if detector_score is None else detector_score,
         crop=read.crop if crop is None else crop,
+        detail=read.detail if detail is None else detail,
     )

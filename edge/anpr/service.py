@@ -255,6 +255,7 @@ class AnprConsumer:
                 confidence=r.confidence,
                 country=r.country,
                 payload=Sighting(frame, r, boxes, applied),
+                detail=r.detail,
             )
             for r in kept
         ]

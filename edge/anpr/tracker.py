@@ -3,9 +3,20 @@
 The ANPR stage reads the latest masked frame, so the tracker sees irregular time steps (a few to a dozen
 frames per second out of 25). Each frame's observations are associated with the open tracks greedily, on
 a cost that mixes the distance from the track's predicted centre (constant velocity, normalised by plate
-width), the change of plate width against the predicted one, and agreement between the read texts. A
-track ends when it has not been seen for ``max_gap_s``; its reads are then voted to one text
-(``edge.anpr.voting``).
+width), the change of plate width against the predicted one, and agreement between the read texts. Two things
+keep a track from taking over the next vehicle: a confident read far (3+ edits) from what the track has
+read confidently and repeatedly never joins it, nor does a detection more than a plate width *behind* a
+moving track (cars do not reverse between frames). A track ends when it has not been seen for
+``max_gap_s``; its reads are then voted to one text (``edge.anpr.voting``), each weighing its confidence
+times its detail (a distant plate's read weighs less).
+
+Stitching: the association still splits a vehicle now and then (a far plate detected as a small box read
+as garbage, then a box over twice as wide; a spurious box that takes the next detection). A track that
+ends weak (vote under ``_WEAK_PASS`` or fewer than ``min_reads`` reads), or that read a text within one
+edit of another track's without an established read of its own, is merged into a track seen at the same
+place at about the same time (``_STITCH_GAP_S``, ``_STITCH_WIDTHS``) — open, ending with it, or ended
+lately — instead of making a pass of its own. A track read confidently and repeatedly is never stitched:
+two cars side by side whose plates differ by one character stay two passes.
 
 Camera convention (direction without a counting line): the camera looks along the road from above, so an
 approaching vehicle's plate moves *down* the image and grows, a receding one moves *up* and shrinks.
@@ -32,9 +43,10 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from edge.anpr.voting import Ballot, Observation, Verdict
+from edge.anpr.voting import Ballot, Observation, Verdict, edit_distance
 from edge.types import Direction
 
 log = logging.getLogger(__name__)
@@ -64,6 +76,21 @@ _TEXT_PENALTY = 0.5
 """Added when both texts are read and differ by 3 edits or more."""
 _DUPLICATE_FACTOR = 0.5
 """An unmatched observation within half a plate width of one matched this frame is a duplicate detection."""
+_IDENTITY_CONFIDENCE = 0.5
+"""A read at least this confident, 3 or more edits from the track's heaviest texts and from every text it
+has read at least twice at least this confidently, is another vehicle's plate: it never joins that track."""
+_WEAK_PASS = 0.25
+"""A track whose vote is less confident than this (or that has fewer than ``min_reads`` reads) is weak:
+at its end it is stitched onto a stronger track of the same place (``_stitch_target``)."""
+_STITCH_GAP_S = 0.3
+"""Two tracks are of the same place when they were seen this close in time ..."""
+_STITCH_WIDTHS = 1.5
+"""... and this close in space (centres, in plate widths)."""
+_REVERSAL_WIDTHS = 1.0
+"""A step of more than this many plate widths against a moving track's velocity is another vehicle: a
+car does not reverse between two frames."""
+_PATH = 64
+"""Positions kept per track for stitching (the newest)."""
 _MIN_MOTION_WIDTHS = 0.5
 """Vertical motion (in plate widths) below which the direction is read from growth instead."""
 _MIN_GROWTH = math.log(1.2)
@@ -103,6 +130,9 @@ class TrackerCounters:
     """Tracks without a read and with fewer than ``min_observations`` observations."""
     repeats_merged: int
     """Tracks whose text repeated a recent pass: the same vehicle again after a long occlusion."""
+    stitched: int
+    """Tracks that ended weak (or read like another) next to a track of the same place, and were merged
+    into it: one vehicle the association had split."""
     observations_rejected: int
     """Observations with a non-finite or empty box."""
     open_tracks: int
@@ -142,6 +172,7 @@ class _Track:
         "last_t_s",
         "moves",
         "observations",
+        "path",
         "scale_rate",
         "start_side",
         "vx",
@@ -166,6 +197,7 @@ class _Track:
         self.emitted = False
         self.emitted_text: str | None = None
         self.moves = 0
+        self.path: deque[tuple[float, float, float, float]] = deque(maxlen=_PATH)  # t, cx, cy, w
 
     def predict(self, t_s: float) -> tuple[float, float, float, float]:
         """Centre, width and the predicted displacement's length at ``t_s`` (constant velocity)."""
@@ -183,6 +215,7 @@ class _Track:
             self.largest = obs
         if moved:
             self.moves += 1
+            self.path.append((self.last_t_s, self.cx, self.cy, self.w))
             point = (self.cx, self.cy, self.w)
             if len(self.first) < _ENDS:
                 self.first.append(point)
@@ -206,6 +239,24 @@ class _Track:
                 self.end_side = side
         self.cx, self.cy, self.w, self.h = cx, cy, w, h
         self.last_t_s = max(self.last_t_s, t_s)
+
+    def absorb(self, other: _Track) -> None:
+        """Take over ``other``'s reads and extent: the two were one vehicle (``PlateTracker._stitch``)."""
+        self.ballot.absorb(other.ballot)
+        self.observations += other.observations
+        self.moves += other.moves
+        if other.largest.box[2] > self.largest.box[2]:
+            self.largest = other.largest
+        if other.first_t_s < self.first_t_s:
+            self.first = (other.first + self.first)[:_ENDS]
+            self.first_t_s = other.first_t_s
+            self.start_side = other.start_side or self.start_side
+        if other.last_t_s > self.last_t_s:  # only between two ended tracks: an open one is always newer
+            self.last.extend(other.last)
+            self.end_side = other.end_side or self.end_side
+            self.last_t_s = other.last_t_s
+        self.crossed = self.crossed or other.crossed
+        self.path = deque(sorted([*self.path, *other.path]), maxlen=_PATH)
 
     def crossed_line(self) -> bool:
         return self.crossed and self.start_side != 0 and self.end_side == -self.start_side
@@ -276,7 +327,8 @@ class PlateTracker:
         self._next_id = 1
         self._now_s = -math.inf
         self._recent: dict[str, float] = {}  # text of an emitted pass -> last time its track was seen
-        self._started = self._passes = self._noise = self._repeats = self._rejected = 0
+        self._finished: list[_Track] = []  # ended lately: a weak track ending now may have split from one
+        self._started = self._passes = self._noise = self._repeats = self._rejected = self._stitched = 0
 
     @property
     def counters(self) -> TrackerCounters:
@@ -285,6 +337,7 @@ class PlateTracker:
             passes=self._passes,
             noise_dropped=self._noise,
             repeats_merged=self._repeats,
+            stitched=self._stitched,
             observations_rejected=self._rejected,
             open_tracks=len(self._tracks),
         )
@@ -306,9 +359,8 @@ class PlateTracker:
 
     def flush(self) -> list[VehiclePass]:
         """End every open track (shutdown); each not yet emitted yields its pass now, and never again."""
-        passes = [p for track in self._tracks if (p := self._finish(track)) is not None]
-        self._tracks = []
-        return passes
+        ended, self._tracks = self._tracks, []
+        return self._end(ended)
 
     def _expire(self, t_s: float) -> list[VehiclePass]:
         ended = [track for track in self._tracks if t_s - track.last_t_s > self._max_gap_s]
@@ -318,7 +370,68 @@ class PlateTracker:
         # A pass can only be repeated by a track that starts within the window after it was last seen.
         cutoff = min((track.first_t_s for track in self._tracks), default=t_s) - self._repeat_window_s
         self._recent = {text: seen for text, seen in self._recent.items() if seen >= cutoff}
-        return [p for track in ended if (p := self._finish(track)) is not None]
+        return self._end(ended)
+
+    def _end(self, ended: list[_Track]) -> list[VehiclePass]:
+        """Stitch the weak among ``ended`` onto stronger tracks of the same place (open, ending now or
+        ended lately), then vote the rest."""
+        starts = [track.first_t_s for track in [*self._tracks, *ended]]
+        horizon = min(starts, default=self._now_s) - _STITCH_GAP_S
+        self._finished = [track for track in self._finished if track.last_t_s >= horizon]
+        strength: dict[int, float] = {}  # track id -> vote confidence, computed once per call
+
+        def strength_of(track: _Track) -> float:
+            if track.id not in strength:
+                strength[track.id] = self._strength(track)
+            return strength[track.id]
+
+        ended.sort(key=lambda track: (strength_of(track), track.id))
+        finishing: list[_Track] = []
+        for i, track in enumerate(ended):
+            others = [*self._tracks, *ended[i + 1 :], *self._finished]
+            target = self._stitch_target(track, strength_of, others)
+            if target is None:
+                finishing.append(track)
+            else:
+                target.absorb(track)
+                strength.pop(target.id, None)  # its vote may have changed
+                self._stitched += 1
+                log.debug("track %d stitched onto track %d", track.id, target.id)
+        finishing.sort(key=lambda track: track.first_t_s)
+        self._finished.extend(finishing)
+        return [p for track in finishing if (p := self._finish(track)) is not None]
+
+    def _strength(self, track: _Track) -> float:
+        if track.ballot.reads < self._min_reads:
+            return 0.0
+        return track.ballot.verdict().confidence
+
+    def _stitch_target(
+        self, track: _Track, strength_of: Callable[[_Track], float], others: list[_Track]
+    ) -> _Track | None:
+        """The track ``track`` was split from, if any: one of ``others`` seen at the same place at about
+        the same time (``_STITCH_GAP_S``, ``_STITCH_WIDTHS``) that is stronger, when ``track`` is weak, or
+        that read a text within one edit of one of its heaviest while none of its own reads is established
+        (read twice, confidently). Two confident, different reads stay two vehicles."""
+        if track.emitted or not track.path:
+            return None
+        strength = strength_of(track)
+        weak = strength < _WEAK_PASS
+        texts: list[str] = []
+        if not weak:
+            if track.ballot.established(2, _IDENTITY_CONFIDENCE):
+                return None  # read confidently and repeatedly: a vehicle of its own
+            texts = track.ballot.heaviest()
+        best: tuple[float, _Track] | None = None
+        for other in others:
+            if weak and strength_of(other) <= strength:
+                continue
+            if texts and (not other.ballot.texts or min(other.ballot.nearest(t) for t in texts) > 1):
+                continue
+            distance = _closeness(track, other)
+            if distance is not None and distance <= _STITCH_WIDTHS and (best is None or distance < best[0]):
+                best = (distance, other)
+        return None if best is None else best[1]
 
     def _associate(self, t_s: float, observations: list[Observation]) -> None:
         candidates: list[tuple[float, int, int]] = []
@@ -367,8 +480,19 @@ class PlateTracker:
         distance = track.ballot.nearest(obs.text) if obs.text and track.ballot.texts else None
         if distance is not None and distance <= 1:
             gate *= _TEXT_GATE_GAIN
+        if obs.text and distance is not None and distance >= 3 and obs.confidence >= _IDENTITY_CONFIDENCE:
+            established = track.ballot.established(2, _IDENTITY_CONFIDENCE)
+            if established and min(edit_distance(obs.text, known) for known in established) >= 3:
+                return None
+        if track.moves >= 2:
+            step_x, step_y = x + w / 2 - track.cx, y + h / 2 - track.cy
+            backwards = step_x * track.vx + step_y * track.vy < 0
+            if backwards and math.hypot(step_x, step_y) > _REVERSAL_WIDTHS * max(track.w, w):
+                return None
         offset = math.hypot(x + w / 2 - px, y + h / 2 - py)
-        size = abs(math.log(w / pw))
+        # Detector boxes of one plate jitter in width from frame to frame; a growth extrapolated from two
+        # of them can be far off, so the last width seen counts too.
+        size = min(abs(math.log(w / pw)), abs(math.log(w / track.w)))
         if offset > gate or size > math.log(_MAX_SIZE_RATIO):
             return None
         text_term = 0.0
@@ -443,6 +567,19 @@ class PlateTracker:
             votes={text: round(tally.weight, 4) for text, tally in track.ballot.texts.items()},
             best=verdict.best or track.largest,
         )
+
+
+def _closeness(a: _Track, b: _Track) -> float | None:
+    """Smallest distance, in plate widths, between positions of the two tracks seen within
+    ``_STITCH_GAP_S`` of each other; None when they never were that close in time."""
+    best: float | None = None
+    for ta, xa, ya, wa in a.path:
+        for tb, xb, yb, wb in b.path:
+            if abs(ta - tb) <= _STITCH_GAP_S:
+                distance = math.hypot(xa - xb, ya - yb) / max(wa, wb)
+                if best is None or distance < best:
+                    best = distance
+    return best
 
 
 def _valid(obs: Observation) -> bool:

@@ -1,6 +1,7 @@
 """Voting a track's reads to one text: weighted plurality when it is a strict majority, else per character.
 
-Each read weighs its reader confidence (at least ``MIN_WEIGHT``). The tally grows with the number of
+Each read weighs its reader confidence times its detail (how much of the reader's resolution the plate
+filled), at least ``MIN_WEIGHT``. The tally grows with the number of
 distinct texts (at most ``MAX_TEXTS``), not with the number of reads, so a parked car read for minutes
 costs no more memory than a passing one.
 """
@@ -12,6 +13,8 @@ from dataclasses import dataclass, field
 
 MIN_WEIGHT = 0.01
 """Vote weight of a read whose confidence is 0: it still counts, barely."""
+CLUSTER_EDITS = 2
+"""Reads this many edits apart or fewer support each other when the vote picks the plate's length."""
 MAX_TEXTS = 32
 """Distinct texts kept per track (a parked car read for minutes); the lightest is forgotten first."""
 
@@ -34,6 +37,9 @@ class Observation:
     country: str | None = None
     payload: object = None
     """Opaque to the tracker (the caller's crop/frame reference); the pass keeps the best observation's."""
+    detail: float = 1.0
+    """0..1: how much of the reader's input resolution the plate filled (``PlateRead.detail``); the read's
+    vote is its confidence times this. A distant plate's read weighs less than a near one's."""
 
 
 @dataclass(slots=True)
@@ -78,7 +84,8 @@ class Ballot:
 
     def add(self, obs: Observation, text: str) -> None:
         confidence = min(max(obs.confidence, 0.0), 1.0) if math.isfinite(obs.confidence) else 0.0
-        weight = max(confidence, MIN_WEIGHT)
+        detail = min(max(obs.detail, 0.0), 1.0) if math.isfinite(obs.detail) else 1.0
+        weight = max(confidence * detail, MIN_WEIGHT)
         self.reads += 1
         self.total_weight += weight
         tally = self.texts.get(text)
@@ -104,13 +111,56 @@ class Ballot:
             slot[0] += weight
             slot[1] += 1
 
+    def absorb(self, other: Ballot) -> None:
+        """Add every read of ``other`` (a track stitched onto this one)."""
+        self.reads += other.reads
+        self.total_weight += other.total_weight
+        for text, theirs in other.texts.items():
+            tally = self.texts.get(text)
+            if tally is None:
+                tally = self.texts[text] = _TextTally()
+            tally.weight += theirs.weight
+            tally.count += theirs.count
+            tally.confidence_sum += theirs.confidence_sum
+            best = theirs.best
+            if best is not None and (tally.best is None or best.confidence > tally.best.confidence):
+                tally.best = best
+            for country, weight in theirs.countries.items():
+                tally.countries[country] = tally.countries.get(country, 0.0) + weight
+        while len(self.texts) > MAX_TEXTS:
+            del self.texts[min(self.texts, key=lambda t: self.texts[t].weight)]
+        for size, theirs_length in other.lengths.items():
+            length = self.lengths.get(size)
+            if length is None:
+                length = self.lengths[size] = _LengthTally([{} for _ in range(size)])
+            length.weight += theirs_length.weight
+            length.count += theirs_length.count
+            length.confidence_sum += theirs_length.confidence_sum
+            for mine, theirs_position in zip(length.positions, theirs_length.positions, strict=True):
+                for char, (weight, count) in theirs_position.items():
+                    slot = mine.setdefault(char, [0.0, 0])
+                    slot[0] += weight
+                    slot[1] += count
+
+    def established(self, min_reads: int, min_confidence: float) -> list[str]:
+        """Texts read at least ``min_reads`` times with a mean confidence of at least ``min_confidence``."""
+        return [
+            text
+            for text, tally in self.texts.items()
+            if tally.count >= min_reads and tally.mean_confidence >= min_confidence
+        ]
+
     def nearest(self, text: str) -> int:
         """Smallest edit distance (capped at 3) from ``text`` to the three heaviest texts."""
-        heaviest = sorted(self.texts, key=lambda t: -self.texts[t].weight)[:3]
-        return min((edit_distance(text, other) for other in heaviest), default=3)
+        return min((edit_distance(text, other) for other in self.heaviest()), default=3)
+
+    def heaviest(self, n: int = 3) -> list[str]:
+        """The ``n`` texts with the most weight, heaviest first."""
+        return sorted(self.texts, key=lambda t: -self.texts[t].weight)[:n]
 
     def verdict(self) -> Verdict:
-        """Weighted plurality if it is a strict majority; otherwise vote per character."""
+        """Weighted plurality if it is a strict majority; otherwise vote per character over the reads of
+        the length of the text the most weight gathers around (``_anchor``)."""
         if not self.texts:
             return Verdict(None, 0.0, None, None)
         ranked = sorted(
@@ -125,11 +175,28 @@ class Ballot:
             return plurality
         return self._by_character() or plurality
 
+    def _anchor(self) -> str:
+        """The text with the most weight within ``CLUSTER_EDITS`` edits of it: where the reads gather. Its
+        length is the one voted per character. Wrong reads scatter (a part of the plate, a sign, a glyph
+        too many), right ones differ from the plate and each other by an edit or two."""
+        texts = list(self.texts.items())
+
+        def support(text: str) -> float:
+            return sum(t.weight for other, t in texts if edit_distance(text, other) <= CLUSTER_EDITS)
+
+        return min(
+            texts,
+            key=lambda kv: (
+                -round(support(kv[0]), 9),
+                -round(kv[1].weight, 9),
+                -kv[1].mean_confidence,
+                kv[0],
+            ),
+        )[0]
+
     def _by_character(self) -> Verdict | None:
-        size, group = min(
-            self.lengths.items(),
-            key=lambda kv: (-round(kv[1].weight, 9), -kv[1].confidence_sum / kv[1].count, kv[0]),
-        )
+        size = len(self._anchor())
+        group = self.lengths[size]
         chars: list[str] = []
         shares: list[float] = []
         for position in group.positions:
