@@ -206,6 +206,17 @@ def test_letters_a_series_never_uses_are_refused_not_corrected() -> None:
     assert _found(match("I123ABC"), "GB", "prefix") is None  # no I as a year letter
 
 
+def test_a_british_age_identifier_not_issued_is_no_british_plate() -> None:
+    """The digits of a current GB plate are March (02-29) or September (51-79) of 2001-2029."""
+    for digits in ("02", "12", "26", "51", "66", "76"):
+        assert _found(match(f"AB{digits}CDE"), "GB", "current") is not None, digits
+    for digits in ("30", "34", "45", "80", "99"):
+        assert _found(match(f"AB{digits}CDE"), "GB", "current") is None, digits
+    # A Slovak plate read with the letter O for its zero: British at face value before, Slovak now.
+    read = best("RK34OAO")
+    assert read is not None and (read.country, read.text) == ("SK", "RK340AO")
+
+
 def test_never_issued_groups_are_refused() -> None:
     assert _found(match("1ABC000"), "BE", "current") is None
     assert _found(match("SS123AB"), "FR", "siv") is None

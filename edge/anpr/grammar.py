@@ -434,7 +434,16 @@ GRAMMARS: tuple[Grammar, ...] = (
         require_digit=True,
         note="district 2-3 letters, then 4-5 characters",
     ),
-    Grammar("GB", "current", ("LLDD LLL",), "AB12 CDE", 0.006, letters=_GB_LETTERS, note="rear yellow"),
+    # The two digits are the age identifier: 02-29 (March of 2002-2029) or 51-79 (September of 2001-2029).
+    Grammar(
+        "GB",
+        "current",
+        ("LL[012567]D LLL",),
+        "AB12 CDE",
+        0.006,
+        letters=_GB_LETTERS,
+        note="rear yellow; age identifier 0x-2x or 5x-7x",
+    ),
     Grammar(
         "GB",
         "prefix",
