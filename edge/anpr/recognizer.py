@@ -210,7 +210,12 @@ def _interpret(raw: RawRead, hint: str | None, crop: U8) -> PlateRead | None:
     options = [as_read]
     # A read that fits a country's grammar loses an end glyph only when the reader itself doubted that
     # glyph most; one that fits none (a band code or a regional strip read along) may lose either end.
-    fits_country = as_read is not None and as_read.country is not None and as_read.country not in _GENERIC
+    fits_country = (
+        as_read is not None
+        and as_read.country is not None
+        and as_read.country not in _GENERIC
+        and as_read.series != "vanity"  # a catch-all, as the generic EU grammar is
+    )
     if len(raw.text) >= 5:
         for keep, dropped in ((slice(1, None), 0), (slice(None, -1), -1)):
             rest = raw.char_conf[keep]

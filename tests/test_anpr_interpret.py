@@ -1,0 +1,33 @@
+"""From the reader's raw text to a plate: the grammar's pick and the end glyph dropped when no country's
+grammar wants it (a sticker, the band's letters or a coat of arms read along)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge.anpr.reader import RawRead
+from edge.anpr.recognizer import _interpret
+
+_CROP = np.zeros((24, 100, 3), np.uint8)
+
+
+def _read(text: str, conf: list[float] | None = None) -> tuple[str, str | None]:
+    raw = RawRead(text, tuple(conf or [0.95] * len(text)))
+    read = _interpret(raw, None, _CROP)
+    assert read is not None
+    return read.text, read.country
+
+
+def test_a_glyph_too_many_that_only_a_catch_all_takes_is_dropped() -> None:
+    """`RK763ASJ` fits the Belgian vanity series and the generic EU grammar, both catch-alls; without its
+    last glyph (read less surely than the rest, though not doubted enough to drop it on that alone) it is
+    a Slovak (or French) plate."""
+    text, country = _read("RK763ASJ", [0.95] * 7 + [0.7])
+    assert text == "RK763AS"
+    assert country in ("SK", "FR")  # the same layout; without a hint the prior picks France
+
+
+def test_a_read_a_country_takes_keeps_its_end_glyphs_unless_the_reader_doubted_one() -> None:
+    assert _read("1ABC234") == ("1ABC234", "BE")
+    assert _read("1ABC234", [0.95] * 6 + [0.7]) == ("1ABC234", "BE")  # a little less sure: kept
+    assert _read("AB123CD") == ("AB123CD", "FR")
