@@ -91,7 +91,11 @@ def _cmd_anpr_eval(args: argparse.Namespace) -> int:
     try:
         load_samples(args.dataset)  # a broken set is refused before the models load
         recognizer = Recognizer(
-            args.models, precision=args.precision, threads=args.threads, finer_look=args.finer_look
+            args.models,
+            precision=args.precision,
+            threads=args.threads,
+            finer_look=args.finer_look,
+            closer_look_below=args.closer_look_below,
         )
         report = evaluate(args.dataset, recognizer, long_side=args.long_side, progress=not args.json)
     except (DatasetError, ModelError) as exc:
@@ -117,6 +121,16 @@ def _finer_look(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if value != 0.0 and not 1.0 < value <= 4.0:
         raise argparse.ArgumentTypeError(f"0 (never) or a factor above 1 and at most 4, not {text}")
+    return value
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"a confidence from 0 to 1, not {text}")
     return value
 
 
@@ -177,6 +191,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         help="when no read of a photo is confident, detect again at this many times the long side "
         f"(0, the default: never; the model cards also report {PHOTO_FINER_LOOK:.2f})",
+    )
+    anpr_eval.add_argument(
+        "--closer-look-below",
+        type=_share,
+        default=1.0,
+        help="read a photo's best plate again over four more crops (padded, trimmed) and vote only when "
+        "its first read is less confident than this (1, the default: always; the node uses "
+        "anpr.closer_look_below, 0.8)",
     )
     anpr_eval.set_defaults(func=_cmd_anpr_eval)
 

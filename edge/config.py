@@ -813,7 +813,16 @@ class AnprConfig(_Model):
         le=4,
         description="When no read of a frame is at least 0.5 confident, detect again at "
         "`detector_long_side` times this (above 1; 0: never). Costs a larger detection on unsure frames "
-        "only; `edge anpr-eval` uses 1.33 on photos.",
+        "only; `edge anpr-eval --finer-look` and the model cards measure it on photos (1.33).",
+    )
+    closer_look_below: float = Field(
+        default=0.8,
+        ge=0,
+        le=1,
+        description="The best plate of a frame is read again over four more crops (padded and trimmed) and "
+        "the five reads voted when its first read is less confident than this; 1: on every frame. Costs "
+        "four or five reader runs (about 4 ms on 2 x86 cores) each time; `edge anpr-eval` always does it "
+        "(a photo has one chance, a vehicle pass many frames).",
     )
     max_fps: float = Field(
         default=8.0,

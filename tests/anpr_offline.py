@@ -56,8 +56,9 @@ def pass_accuracy(
     finer_look: float = 0.0,
 ) -> PassAccuracy:
     camera = demo_camera(width=width, height=width * 9 // 16)
-    recognizer = Recognizer(models, finer_look=finer_look)
-    rig = Rig(demo_anpr(detector_long_side=long_side), recognizer=lambda: recognizer)
+    config = demo_anpr(detector_long_side=long_side)
+    recognizer = Recognizer(models, finer_look=finer_look, closer_look_below=config.closer_look_below)
+    rig = Rig(config, recognizer=lambda: recognizer)
     frames = int(seconds * camera.fps)
     rig.run(masked_frames(camera, demo_privacy(), range(frames)))
     reads = rig.uplink.on("/anpr/read")

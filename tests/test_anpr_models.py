@@ -6,6 +6,7 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -223,6 +224,36 @@ def test_a_confident_first_look_is_not_repeated(recognizer: Recognizer) -> None:
         assert sides == ([384, 768] if unsure else [384])
         outcomes.add(unsure)
     assert outcomes == {True, False}, "these frames should hold both sure and unsure first looks"
+
+
+def test_the_best_read_is_voted_over_five_looks_unless_the_node_finds_it_sure() -> None:
+    """By default (`edge anpr-eval`) the best plate of every image is read again over four more looks
+    (one reader batch of four or more inputs after the first); with the node's `closer_look_below` a
+    confident first read is kept as it is (one reader batch)."""
+    default = Recognizer(MODELS, threads=2)
+    node = Recognizer(MODELS, threads=2, closer_look_below=0.8)
+    never = Recognizer(MODELS, threads=2, closer_look_below=0.0)
+    batches: list[int] = []
+    for rec in (default, node):
+        read = rec.reader.read
+
+        def counting(images: list[U8], read: Any = read) -> Any:
+            batches.append(len(images))
+            return read(images)
+
+        rec.reader.read = counting  # type: ignore[method-assign]
+    outcomes = set()
+    for pixels, _text in _large_plate_frames(9):
+        batches.clear()
+        reads = default.read_image(pixels, long_side=384)
+        assert reads and len(batches) == 2 and batches[1] >= 4, batches
+        first = never.read_image(pixels, long_side=384)  # the first reads as they are
+        sure = bool(first) and first[0].confidence >= 0.8
+        batches.clear()
+        node.read_image(pixels, long_side=384)
+        assert len(batches) == (1 if sure else 2), (batches, first[0].confidence if first else None)
+        outcomes.add(sure)
+    assert True in outcomes, "these frames should hold confident first reads"
 
 
 def test_finer_look_factor_is_checked() -> None:

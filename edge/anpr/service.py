@@ -100,6 +100,7 @@ def recognizer_factory(config: AnprConfig) -> RecognizerFactory:
             precision=config.precision,
             threads=config.threads,
             finer_look=config.finer_look,
+            closer_look_below=config.closer_look_below,
         )
 
     return build

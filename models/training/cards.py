@@ -25,6 +25,7 @@ from edge.anpr.evaluate import evaluate
 from edge.anpr.manifest import load_manifest, model_file
 from edge.anpr.recognizer import Recognizer
 from edge.anpr.runtime import TFLiteModel, default_threads, find_runtime
+from edge.config import AnprConfig
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "anpr"
 
@@ -84,19 +85,34 @@ def main(argv: list[str] | None = None) -> int:
     threads = default_threads()
     machine = f"{platform.machine()}, {threads} inference threads, {runtime.name} {runtime.version}"
 
-    # As `edge anpr-eval` and the node measure by default (one detection per image), and with the finer look.
-    evals: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    # As `edge anpr-eval` measures by default (one detection per photo, its best plate read over five looks),
+    # with the finer look, and with the closer look on unsure reads only, as the node runs.
+    node_closer = AnprConfig().closer_look_below
+    looks = (
+        ("always", 1.0, "off", 0.0),
+        ("always", 1.0, f"{PHOTO_FINER_LOOK:.2f}", PHOTO_FINER_LOOK),
+        (f"below {node_closer:g} (node)", node_closer, "off", 0.0),
+    )
+    evals: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = {}
     for precision in ("int8", "fp32"):
-        for look, factor in (("off", 0.0), (f"{PHOTO_FINER_LOOK:.2f}", PHOTO_FINER_LOOK)):
-            recognizer = Recognizer(args.models, precision=precision, finer_look=factor)  # type: ignore[arg-type]
+        for closer, below, finer, factor in looks:
+            recognizer = Recognizer(
+                args.models,
+                precision=precision,  # type: ignore[arg-type]
+                finer_look=factor,
+                closer_look_below=below,
+            )
             for folder in (
                 sorted(p for p in args.data.glob("*") if (p / "labels.tsv").is_file())
                 if args.data.is_dir()
                 else []
             ):
                 report = evaluate(folder, recognizer)
-                evals.setdefault((precision, look), {})[folder.name] = report.summary()
-                print(f"{precision} {look} {folder.name}: {json.dumps(report.summary())}", file=sys.stderr)
+                evals.setdefault((precision, closer, finer), {})[folder.name] = report.summary()
+                print(
+                    f"{precision} {closer} {finer} {folder.name}: {json.dumps(report.summary())}",
+                    file=sys.stderr,
+                )
 
     shapes = {"detector": (1, 288, 384, 3), "reader": (1, 32, 128, 1)}
     for name, stem in (("detector", "plate_detector"), ("reader", "plate_reader")):
@@ -140,22 +156,24 @@ def main(argv: list[str] | None = None) -> int:
         if evals:
             lines += [
                 "",
-                "Real dev sets (`edge anpr-eval`, whole pipeline: detector + reader + grammar; finer look: "
-                "off, the default of the node and of `edge anpr-eval`, or a second detection of an unsure "
-                "photo at that factor, `--finer-look`). Crop sets are read without detection, so the finer "
-                "look does not apply to them:",
+                "Real dev sets (`edge anpr-eval`, whole pipeline: detector + reader + grammar). Closer look: "
+                "the best plate of a photo read again over four more crops, padded and trimmed, and the "
+                "reads voted — always (the default of `edge anpr-eval`) or only when the first read is "
+                "unsure (`--closer-look-below`, as the node runs). Finer look: off (the default) or a "
+                "second detection of an unsure photo at that factor (`--finer-look`). Crop sets are read "
+                "without detection, always over five looks: one row each.",
                 "",
             ]
             lines += [
-                "| precision | finer look | set | n | top-1 | found | median ms |",
-                "|---|---|---|---|---|---|---|",
+                "| precision | closer look | finer look | set | n | top-1 | found | median ms |",
+                "|---|---|---|---|---|---|---|---|",
             ]
-            for (precision, look), sets in evals.items():
+            for (precision, closer, finer), sets in evals.items():
                 for set_name, s in sets.items():
-                    if look != "off" and s["kind"] == "crops":
-                        continue  # read without detection: the finer look changes nothing
+                    if (closer, finer) != looks[0][::2] and s["kind"] == "crops":
+                        continue  # read without detection, always voted: the same figures again
                     lines.append(
-                        f"| {precision} | {look} | {set_name} | {s['n']} | {s['top1']:.3f} "
+                        f"| {precision} | {closer} | {finer} | {set_name} | {s['n']} | {s['top1']:.3f} "
                         f"| {s['found']:.3f} | {s['median_ms']:.1f} |"
                     )
         else:
@@ -175,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             "The synthetic-street "
             "figure is `anpr_synthetic_passes_1080p` in `make bench` (bench/bench_anpr_passes.py). Known "
             "failure modes: the narrow O of Belgian and Slovak plates read as D, detector boxes that cut an "
-            "end glyph (partly recovered by reading padded and trimmed looks and voting), band codes and "
+            "end glyph (mostly recovered by reading padded and trimmed looks and voting), band codes and "
             "emblems read as glyphs, O/Q and I/J confusions, two-row plates with very small glyphs.",
         ]
         (args.models / f"{stem}.md").write_text("\n".join(lines) + "\n")
