@@ -30,6 +30,8 @@ _TRIM_MAX_CONF = 0.6
 _SHORT_LEN = 3
 _SHORT_FACTOR = 0.6
 _SAME_PLATE_OVERLAP = 0.3
+_NOT_YET = "?"
+"""A country hint not measured yet (None is a measured "no strong evidence")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +119,8 @@ class Recognizer:
         """The reads of ``view``, detected at ``long_side``; boxes in ``view``'s pixels, best first."""
         candidates = self.detector.detect(view, long_side, limit=self.max_candidates)
         crops = [rectify(view, c) for c in candidates]
-        reads = self._read_crops(crops)
+        hints = [_hint_of(c) for c in crops]
+        reads = self._read_crops(crops, hints)
         # A second, closer look at the most promising candidates only: it costs a few reader runs each.
         ranked = sorted(
             (i for i, r in enumerate(reads) if r is not None),
@@ -128,7 +131,7 @@ class Recognizer:
             first = reads[i]
             always = self.closer_look_below >= 1.0
             if first is not None and (always or first.confidence < self.closer_look_below):
-                reads[i] = self._read_voted(crops[i], first)
+                reads[i] = self._read_voted(crops[i], first, hints[i])
         out: list[PlateRead] = []
         for cand, crop, read in zip(candidates, crops, reads, strict=True):
             if read is None:
@@ -147,12 +150,16 @@ class Recognizer:
         detail = min(1.0, w / self.reader.width)
         return _with(read, box=(0, 0, w, h), detector_score=1.0, crop=crop_bgr, detail=detail)
 
-    def _read_voted(self, crop: U8, first: PlateRead | None = None) -> PlateRead | None:
+    def _read_voted(
+        self, crop: U8, first: PlateRead | None = None, hint: str | None = _NOT_YET
+    ) -> PlateRead | None:
         """Read ``crop`` as given, padded and trimmed (the detector's box is never exact), and let the reads
         vote, weighted by confidence. The result's confidence is the winner's weight over all looks.
-        ``first``: the crop's read as given, when already made (it is not read again)."""
+        ``first``: the crop's read as given, when already made (it is not read again); ``hint``: the
+        crop's country hint, when already measured."""
         looks = _looks(crop)
-        hint = country_hint(crop) if crop.shape[0] >= 4 and crop.shape[1] >= 8 else None
+        if hint == _NOT_YET:
+            hint = _hint_of(crop)
         again = looks if first is None else looks[1:]
         reads = [r for r in self._read_crops(again, [hint] * len(again)) if r is not None]
         if first is not None:
@@ -178,7 +185,7 @@ class Recognizer:
         raws = self.reader.read(inputs)
         best: list[PlateRead | None] = [None] * len(crops)
         if hints is None:
-            hints = [country_hint(c) if c.shape[0] >= 4 and c.shape[1] >= 8 else None for c in crops]
+            hints = [_hint_of(c) for c in crops]
         for owner, raw in zip(owners, raws, strict=True):
             read = _interpret(raw, hints[owner], crops[owner])
             if read is None:
@@ -187,6 +194,11 @@ class Recognizer:
             if current is None or read.confidence > current.confidence:
                 best[owner] = read
         return best
+
+
+def _hint_of(crop: U8) -> str | None:
+    """The crop's country hint from its colours (``country_hint``); None for a crop too small to tell."""
+    return country_hint(crop) if crop.shape[0] >= 4 and crop.shape[1] >= 8 else None
 
 
 def _looks(crop: U8) -> list[U8]:
