@@ -241,7 +241,7 @@ class _Track:
         self.last_t_s = max(self.last_t_s, t_s)
 
     def absorb(self, other: _Track) -> None:
-        """Take over ``other``'s reads and extent: the two were one vehicle (``PlateTracker._stitch``)."""
+        """Take over ``other``'s reads and extent: the two were one vehicle (``PlateTracker._end``)."""
         self.ballot.absorb(other.ballot)
         self.observations += other.observations
         self.moves += other.moves
