@@ -4,11 +4,23 @@ get exactly one correct read. Deterministic (scene time paces the stage), so a t
 
 from __future__ import annotations
 
+import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from edge.anpr.recognizer import Recognizer
-from tests.anpr_support import demo_anpr, demo_camera, demo_privacy, masked_frames, scan_scene, vehicle_at
+from tests.anpr_support import (
+    Scene,
+    TruthPass,
+    demo_anpr,
+    demo_camera,
+    demo_privacy,
+    masked_frames,
+    scan_scene,
+    vehicle_at,
+)
 from tests.test_anpr_records import Rig
 
 MIN_PLATE_SHARE = 0.03
@@ -26,6 +38,9 @@ class PassAccuracy:
     duplicated: int = 0
     missed: int = 0
     stray: int = 0
+    runs: int = 1
+    keep: float = 1.0
+    """The share of frames that reached the stage (1: all; less: dropped at random in each run)."""
     failures: list[str] = field(default_factory=list)
 
     @property
@@ -36,6 +51,8 @@ class PassAccuracy:
         return {
             "width": self.width,
             "seconds": self.seconds,
+            "runs": self.runs,
+            "frames_kept": self.keep,
             "eligible_passes": self.eligible,
             "correct_single_read": self.correct,
             "rate": round(self.rate, 4),
@@ -54,14 +71,16 @@ def pass_accuracy(
     models: Path | None = None,
     long_side: int = 768,
     finer_look: float = 0.0,
+    skipping: Sequence[int] = (),
+    keep: float = 0.6,
 ) -> PassAccuracy:
+    """The passes of ``seconds`` of the demo street at ``width``. ``skipping``: seeds; for each, the run is
+    repeated with frames dropped at random (``keep`` of them reach the stage), as a busy node drops them,
+    and the figures are summed over the runs."""
     camera = demo_camera(width=width, height=width * 9 // 16)
     config = demo_anpr(detector_long_side=long_side)
     recognizer = Recognizer(models, finer_look=finer_look, closer_look_below=config.closer_look_below)
-    rig = Rig(config, recognizer=lambda: recognizer)
     frames = int(seconds * camera.fps)
-    rig.run(masked_frames(camera, demo_privacy(), range(frames)))
-    reads = rig.uplink.on("/anpr/read")
     scene = scan_scene(camera, range(frames), min_width_px=MIN_PLATE_SHARE * width)
     fps = round(camera.fps)
     eligible = {
@@ -69,7 +88,25 @@ def pass_accuracy(
         for v in scene.vehicles.values()
         if v.readable_frames >= MIN_READABLE_FRAMES and v.first_frame >= fps and v.last_frame <= frames - fps
     }
-    out = PassAccuracy(width=width, seconds=seconds, eligible=len(eligible))
+    out = PassAccuracy(width=width, seconds=seconds)
+    out.runs = len(skipping) or 1
+    out.keep = keep if skipping else 1.0
+    runs: list[Sequence[int]] = [_kept(frames, keep, random.Random(seed)) for seed in skipping]
+    for indices in runs or [range(frames)]:
+        rig = Rig(config, recognizer=lambda: recognizer)
+        rig.run(masked_frames(camera, demo_privacy(), indices))
+        _score(out, rig.uplink.on("/anpr/read"), scene, eligible)
+    return out
+
+
+def _kept(frames: int, keep: float, rng: random.Random) -> list[int]:
+    return [i for i in range(frames) if rng.random() < keep]
+
+
+def _score(
+    out: PassAccuracy, reads: list[dict[str, Any]], scene: Scene, eligible: dict[int, TruthPass]
+) -> None:
+    out.eligible += len(eligible)
     by_vehicle: dict[int, list[str]] = {}
     for doc in reads:
         vehicle = vehicle_at(scene.vehicles, doc["frame_index"], doc["plate_box"])
@@ -91,4 +128,3 @@ def pass_accuracy(
         else:
             out.wrong += 1
         out.failures.append(f"truth {v.text}: read {got}")
-    return out

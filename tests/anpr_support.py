@@ -7,7 +7,7 @@ import base64
 import datetime as dt
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,7 +58,7 @@ def demo_anpr(**changes: Any) -> AnprConfig:
 
 
 def masked_frames(
-    camera: SyntheticCameraConfig, privacy: PrivacyConfig, indices: range
+    camera: SyntheticCameraConfig, privacy: PrivacyConfig, indices: Iterable[int]
 ) -> Iterator[MaskedFrame]:
     """The synthetic camera's frames ``indices`` through a privacy stage; monotonic time is scene time."""
     renderer = StreetRenderer(camera)

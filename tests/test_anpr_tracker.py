@@ -533,6 +533,56 @@ def test_a_track_ending_after_its_vehicle_passed_adds_no_second_pass() -> None:
     assert (tracker.counters.tracks_started, tracker.counters.stitched) == (2, 1)
 
 
+def test_a_confident_read_of_part_of_the_plate_still_joins() -> None:
+    """A receding car read well; as it shrinks the box cuts the first two glyphs off and the rest is read
+    confidently. Three edits from the whole plate, but a part of it: the same car, not another one."""
+    car = moving("1ABC234", 0.95, (500, 700), (0, -40), 120, even(10, 0.5))
+    part = moving("C234", 0.6, (500, 500), (0, -40), 110, even(10, 0.3, start_s=100.5))
+    tracker = PlateTracker()
+    assert [p.text for p in run(tracker, car + part)] == ["1ABC234"]
+    assert tracker.counters.tracks_started == 1
+
+
+def test_a_track_of_partial_reads_is_stitched_onto_its_vehicle() -> None:
+    """The car's box suddenly shrinks to half its width (the detector saw only part of the plate): beyond
+    the size gate, so a second track starts, read as parts of the plate, each text once. Same place, same
+    moment, a part of the plate's text: stitched, one pass (the part's own vote, 0.4, is not weak)."""
+    car = moving("1ABC234", 0.95, (500, 700), (0, -40), 120, even(10, 0.5))
+    part = [
+        (100.5, [Observation(100.5, (530, 500, 50, 11), "BC234", 0.8)]),
+        (100.6, [Observation(100.6, (530, 460, 50, 11), "ABC23", 0.75)]),
+        (100.7, [Observation(100.7, (530, 420, 50, 11), "C234", 0.7)]),
+    ]
+    tracker = PlateTracker()
+    assert [p.text for p in run(tracker, car + part)] == ["1ABC234"]
+    assert (tracker.counters.tracks_started, tracker.counters.stitched) == (2, 1)
+
+
+def test_a_partial_track_a_third_of_a_second_before_its_vehicle_is_stitched() -> None:
+    """A far plate read in part; then no frame for 0.35 s (a busy node skips frames) and the plate, now
+    near, is more than twice as wide: a new track. Alike texts at the same place bridge the longer gap."""
+    far = [
+        (100.0, [Observation(100.0, (566, 316, 45, 12), "LBM374", 0.1)]),
+        (100.15, [Observation(100.15, (566, 346, 41, 12), "H774", 0.39)]),
+    ]
+    near = moving("2LRH774", 0.94, (420, 420), (-40, 60), 158, even(8, 0.4, start_s=100.5))
+    tracker = PlateTracker()
+    assert [p.text for p in run(tracker, far + near)] == ["2LRH774"]
+    assert (tracker.counters.tracks_started, tracker.counters.stitched) == (2, 1)
+
+
+def test_unlike_tracks_a_third_of_a_second_apart_stay_two() -> None:
+    """The same, but the far track read another plate: not alike, so the short gap applies: two passes."""
+    far = [
+        (100.0, [Observation(100.0, (566, 316, 45, 12), "LBM374", 0.1)]),
+        (100.15, [Observation(100.15, (566, 346, 41, 12), "KX91", 0.39)]),
+    ]
+    near = moving("2LRH774", 0.94, (420, 420), (-40, 60), 158, even(8, 0.4, start_s=100.5))
+    tracker = PlateTracker()
+    assert sorted(p.text or "" for p in run(tracker, far + near)) == ["2LRH774", "KX91"]
+    assert tracker.counters.stitched == 0
+
+
 def test_a_distant_read_weighs_less_than_a_near_one() -> None:
     """Two reads of a plate that filled a third of the reader's input lose to one of a near plate."""
     reads = [("1ABC284", 0.9, 0.3), ("1ABC284", 0.9, 0.3), ("1ABC234", 0.8, 1.0)]

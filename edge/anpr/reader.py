@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,7 +29,7 @@ class RawRead:
         """Geometric mean of the character confidences (0 for an empty read)."""
         if not self.char_conf:
             return 0.0
-        return float(np.exp(np.mean(np.log(np.maximum(self.char_conf, 1e-6)))))
+        return math.exp(math.fsum(math.log(max(q, 1e-6)) for q in self.char_conf) / len(self.char_conf))
 
 
 class PlateReader:
@@ -64,23 +65,28 @@ class PlateReader:
             if model is None:
                 model = self._models[bucket] = self._load()
             logits = model.run(batch)
-            out += [self._decode(row) for row in logits[: len(chunk)]]
+            out += self._decode(logits[: len(chunk)])
         return out
 
-    def _decode(self, logits: npt.NDArray[np.float32]) -> RawRead:
+    def _decode(self, logits: npt.NDArray[np.float32]) -> list[RawRead]:
+        """Greedy CTC decoding of a batch of logits (batch x columns x classes): the best class per column,
+        runs collapsed, blanks dropped; a character's confidence is its peak probability in its run."""
         z = logits - logits.max(axis=-1, keepdims=True)
         prob = np.exp(z)
         prob /= prob.sum(axis=-1, keepdims=True)
         best = prob.argmax(axis=-1)
-        chars: list[str] = []
-        confs: list[float] = []
-        prev = 0
-        for t, col in enumerate(best):
-            k = int(col)
-            if k not in (self.blank, prev):
-                chars.append(self.alphabet[k - 1])
-                confs.append(float(prob[t, k]))
-            elif k != self.blank and k == prev:
-                confs[-1] = max(confs[-1], float(prob[t, k]))
-            prev = k
-        return RawRead("".join(chars), tuple(confs))
+        peak = np.take_along_axis(prob, best[..., None], axis=-1)[..., 0]
+        out: list[RawRead] = []
+        for classes, peaks in zip(best.tolist(), peak.tolist(), strict=True):
+            chars: list[str] = []
+            confs: list[float] = []
+            prev = 0
+            for k, p in zip(classes, peaks, strict=True):
+                if k not in (self.blank, prev):
+                    chars.append(self.alphabet[k - 1])
+                    confs.append(p)
+                elif k != self.blank and k == prev:
+                    confs[-1] = max(confs[-1], p)
+                prev = k
+            out.append(RawRead("".join(chars), tuple(confs)))
+        return out

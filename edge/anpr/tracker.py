@@ -46,7 +46,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from edge.anpr.voting import Ballot, Observation, Verdict, edit_distance
+from edge.anpr.voting import Ballot, Observation, Verdict, edit_distance, is_part
 from edge.types import Direction
 
 log = logging.getLogger(__name__)
@@ -77,13 +77,17 @@ _TEXT_PENALTY = 0.5
 _DUPLICATE_FACTOR = 0.5
 """An unmatched observation within half a plate width of one matched this frame is a duplicate detection."""
 _IDENTITY_CONFIDENCE = 0.5
-"""A read at least this confident, 3 or more edits from the track's heaviest texts and from every text it
-has read at least twice at least this confidently, is another vehicle's plate: it never joins that track."""
+"""A read at least this confident, 3 or more edits from the track's heaviest texts and unlike every text it
+has read at least twice at least this confidently (``_resembles``: not an edit apart, not a part of it), is
+another vehicle's plate: it never joins that track."""
 _WEAK_PASS = 0.25
 """A track whose vote is less confident than this (or that has fewer than ``min_reads`` reads) is weak:
 at its end it is stitched onto a stronger track of the same place (``_stitch_target``)."""
 _STITCH_GAP_S = 0.3
 """Two tracks are of the same place when they were seen this close in time ..."""
+_STITCH_TEXT_GAP_S = 0.6
+"""... or this close, when their reads are alike (``_resembles``): a node that skips frames can lose a
+near, fast plate for a third of a second, in which its box may grow beyond the association's size gate."""
 _STITCH_WIDTHS = 1.5
 """... and this close in space (centres, in plate widths)."""
 _REVERSAL_WIDTHS = 1.0
@@ -376,7 +380,7 @@ class PlateTracker:
         """Stitch the weak among ``ended`` onto stronger tracks of the same place (open, ending now or
         ended lately), then vote the rest."""
         starts = [track.first_t_s for track in [*self._tracks, *ended]]
-        horizon = min(starts, default=self._now_s) - _STITCH_GAP_S
+        horizon = min(starts, default=self._now_s) - max(_STITCH_GAP_S, _STITCH_TEXT_GAP_S)
         self._finished = [track for track in self._finished if track.last_t_s >= horizon]
         strength: dict[int, float] = {}  # track id -> vote confidence, computed once per call
 
@@ -410,25 +414,24 @@ class PlateTracker:
         self, track: _Track, strength_of: Callable[[_Track], float], others: list[_Track]
     ) -> _Track | None:
         """The track ``track`` was split from, if any: one of ``others`` seen at the same place at about
-        the same time (``_STITCH_GAP_S``, ``_STITCH_WIDTHS``) that is stronger, when ``track`` is weak, or
-        that read a text within one edit of one of its heaviest while none of its own reads is established
-        (read twice, confidently). Two confident, different reads stay two vehicles."""
+        the same time (``_STITCH_WIDTHS``; ``_STITCH_GAP_S``, or ``_STITCH_TEXT_GAP_S`` when their reads
+        are alike) that is stronger, when ``track`` is weak, or
+        that read a text like one of its heaviest (``_resembles``: an edit apart, or a part of it) while
+        none of its own reads is established (read twice, confidently). Two confident, different reads stay
+        two vehicles."""
         if track.emitted or not track.path:
             return None
         strength = strength_of(track)
         weak = strength < _WEAK_PASS
-        texts: list[str] = []
-        if not weak:
-            if track.ballot.established(2, _IDENTITY_CONFIDENCE):
-                return None  # read confidently and repeatedly: a vehicle of its own
-            texts = track.ballot.heaviest()
+        if not weak and track.ballot.established(2, _IDENTITY_CONFIDENCE):
+            return None  # read confidently and repeatedly: a vehicle of its own
+        texts = track.ballot.heaviest()
         best: tuple[float, _Track] | None = None
         for other in others:
-            if weak and strength_of(other) <= strength:
+            alike = any(_resembles(t, o) for t in texts for o in other.ballot.heaviest())
+            if not alike and not (weak and strength_of(other) > strength):
                 continue
-            if texts and (not other.ballot.texts or min(other.ballot.nearest(t) for t in texts) > 1):
-                continue
-            distance = _closeness(track, other)
+            distance = _closeness(track, other, _STITCH_TEXT_GAP_S if alike else _STITCH_GAP_S)
             if distance is not None and distance <= _STITCH_WIDTHS and (best is None or distance < best[0]):
                 best = (distance, other)
         return None if best is None else best[1]
@@ -482,7 +485,7 @@ class PlateTracker:
             gate *= _TEXT_GATE_GAIN
         if obs.text and distance is not None and distance >= 3 and obs.confidence >= _IDENTITY_CONFIDENCE:
             established = track.ballot.established(2, _IDENTITY_CONFIDENCE)
-            if established and min(edit_distance(obs.text, known) for known in established) >= 3:
+            if established and not any(_resembles(obs.text, known) for known in established):
                 return None
         if track.moves >= 2:
             step_x, step_y = x + w / 2 - track.cx, y + h / 2 - track.cy
@@ -569,13 +572,19 @@ class PlateTracker:
         )
 
 
-def _closeness(a: _Track, b: _Track) -> float | None:
-    """Smallest distance, in plate widths, between positions of the two tracks seen within
-    ``_STITCH_GAP_S`` of each other; None when they never were that close in time."""
+def _resembles(a: str, b: str) -> bool:
+    """Whether two reads may be of one plate: an edit apart, or one a part of the other (``is_part``: a
+    read that lost glyphs at an edge, or took one in from the plate's surround)."""
+    return edit_distance(a, b, cap=2) <= 1 or is_part(a, b)
+
+
+def _closeness(a: _Track, b: _Track, gap_s: float) -> float | None:
+    """Smallest distance, in plate widths, between positions of the two tracks seen within ``gap_s`` of
+    each other; None when they never were that close in time."""
     best: float | None = None
     for ta, xa, ya, wa in a.path:
         for tb, xb, yb, wb in b.path:
-            if abs(ta - tb) <= _STITCH_GAP_S:
+            if abs(ta - tb) <= gap_s:
                 distance = math.hypot(xa - xb, ya - yb) / max(wa, wb)
                 if best is None or distance < best:
                     best = distance

@@ -154,6 +154,10 @@ class Ballot:
         """Smallest edit distance (capped at 3) from ``text`` to the three heaviest texts."""
         return min((edit_distance(text, other) for other in self.heaviest()), default=3)
 
+    def nearest_part(self, text: str) -> int:
+        """Like ``nearest``, with ``part_distance``: ``text`` may be a part of a heavy text, or hold one."""
+        return min((part_distance(text, other) for other in self.heaviest()), default=3)
+
     def heaviest(self, n: int = 3) -> list[str]:
         """The ``n`` texts with the most weight, heaviest first."""
         return sorted(self.texts, key=lambda t: -self.texts[t].weight)[:n]
@@ -245,3 +249,27 @@ def edit_distance(a: str, b: str, cap: int = 3) -> int:
             return cap
         previous = current
     return min(previous[-1], cap)
+
+
+def part_distance(a: str, b: str, cap: int = 3) -> int:
+    """Edits from the shorter of ``a`` and ``b`` to the closest run of characters in the longer, capped
+    at ``cap``: a read of part of a plate (a glyph or two lost at an edge, ``SI342`` of ``1MSI342``) is
+    close to the whole plate, and so is a read with a glyph too many at an end. Never more than
+    ``edit_distance``."""
+    short, long = (a, b) if len(a) <= len(b) else (b, a)
+    previous = [0] * (len(long) + 1)  # the part may start anywhere in the longer text
+    for i, cs in enumerate(short, 1):
+        current = [i]
+        for j, cl in enumerate(long, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (cs != cl)))
+        if min(current) >= cap:
+            return cap
+        previous = current
+    return min(*previous, cap)  # ... and end anywhere
+
+
+def is_part(a: str, b: str) -> bool:
+    """Whether the shorter of ``a`` and ``b`` reads as a part of the longer: at most two edits away from a
+    run of it, and at most one edit per two of its own characters (three characters match anything)."""
+    shorter = min(len(a), len(b))
+    return part_distance(a, b) <= min(2, shorter // 2)
