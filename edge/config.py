@@ -832,12 +832,13 @@ class AnprConfig(_Model):
         "(and counted).",
     )
     min_confidence: float = Field(
-        default=0.1,
+        default=0.15,
         ge=0,
         le=1,
         description="A vehicle pass whose voted read is less confident than this is counted as unread and "
         "not published. The voted confidence is the winner's share of the votes times its mean reader "
-        "confidence; with the current models correct passes score 0.1 to 0.6 (docs/anpr.md).",
+        "confidence; with the current models correct passes score 0.18 and up, garbage passes (a sign, a "
+        "plate far away read in part) mostly less (docs/anpr.md).",
     )
     min_reads: int = Field(
         default=2,
