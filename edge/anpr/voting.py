@@ -1,7 +1,7 @@
 """Voting a track's reads to one text: weighted plurality when it is a strict majority, else per character.
 
-Each read weighs its reader confidence times its detail (how much of the reader's resolution the plate
-filled), at least ``MIN_WEIGHT``. The tally grows with the number of
+Each read weighs its reader confidence times the square root of its detail (how much of the reader's
+resolution the plate filled), at least ``MIN_WEIGHT``. The tally grows with the number of
 distinct texts (at most ``MAX_TEXTS``), not with the number of reads, so a parked car read for minutes
 costs no more memory than a passing one.
 """
@@ -39,7 +39,8 @@ class Observation:
     """Opaque to the tracker (the caller's crop/frame reference); the pass keeps the best observation's."""
     detail: float = 1.0
     """0..1: how much of the reader's input resolution the plate filled (``PlateRead.detail``); the read's
-    vote is its confidence times this. A distant plate's read weighs less than a near one's."""
+    vote is its confidence times the square root of this. A distant plate's read weighs less than a near
+    one's, but a sure read of a plate half the reader's width still outweighs an unsure one twice as wide."""
 
 
 @dataclass(slots=True)
@@ -85,7 +86,7 @@ class Ballot:
     def add(self, obs: Observation, text: str) -> None:
         confidence = min(max(obs.confidence, 0.0), 1.0) if math.isfinite(obs.confidence) else 0.0
         detail = min(max(obs.detail, 0.0), 1.0) if math.isfinite(obs.detail) else 1.0
-        weight = max(confidence * detail, MIN_WEIGHT)
+        weight = max(confidence * math.sqrt(detail), MIN_WEIGHT)
         self.reads += 1
         self.total_weight += weight
         tally = self.texts.get(text)
