@@ -583,15 +583,19 @@ def test_unlike_tracks_a_third_of_a_second_apart_stay_two() -> None:
     assert tracker.counters.stitched == 0
 
 
+def still_with_detail(reads: list[tuple[str, float, float]]) -> list[tuple[float, list[Observation]]]:
+    """A still plate read once per frame at 10 fps: (text, confidence, detail) per frame."""
+    return [
+        (100 + i / 10, [Observation(100 + i / 10, (500, 500, 80, 17), text, conf, detail=detail)])
+        for i, (text, conf, detail) in enumerate(reads)
+    ]
+
+
 def test_a_distant_read_weighs_less_than_a_near_one() -> None:
     """Two reads of a plate that filled a seventh of the reader's input lose to one of a near plate: each
     weighs 0.9 x sqrt(0.14)."""
     reads = [("1ABC284", 0.9, 0.14), ("1ABC284", 0.9, 0.14), ("1ABC234", 0.8, 1.0)]
-    frames = [
-        (100 + i / 10, [Observation(100 + i / 10, (500, 500, 80, 17), text, conf, detail=detail)])
-        for i, (text, conf, detail) in enumerate(reads)
-    ]
-    (p,) = run(PlateTracker(), frames)
+    (p,) = run(PlateTracker(), still_with_detail(reads))
     assert p.text == "1ABC234"
     assert p.votes == {"1ABC234": pytest.approx(0.8), "1ABC284": pytest.approx(1.8 * 0.14**0.5, abs=1e-4)}
 
@@ -600,11 +604,7 @@ def test_a_sure_read_of_a_half_width_plate_outweighs_an_unsure_wide_one() -> Non
     """A wide, unsure read of the plate, one sure read at half the reader's width and one wrong read of a
     wide crop: the two agreeing reads win (with weights linear in the detail they would tie)."""
     reads = [("2JLV288", 0.4, 1.0), ("2JLV208", 0.96, 1.0), ("2JLV288", 1.0, 0.56)]
-    frames = [
-        (100 + i / 10, [Observation(100 + i / 10, (500, 500, 80, 17), text, conf, detail=detail)])
-        for i, (text, conf, detail) in enumerate(reads)
-    ]
-    (p,) = run(PlateTracker(), frames)
+    (p,) = run(PlateTracker(), still_with_detail(reads))
     assert p.text == "2JLV288"
 
 

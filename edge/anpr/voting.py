@@ -241,15 +241,8 @@ def edit_distance(a: str, b: str, cap: int = 3) -> int:
     """Levenshtein distance, capped at ``cap`` (only 0, 1 and "far" matter here)."""
     if abs(len(a) - len(b)) >= cap:
         return cap
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        if min(current) >= cap:
-            return cap
-        previous = current
-    return min(previous[-1], cap)
+    last = _last_row(a, b, list(range(len(b) + 1)), cap)
+    return cap if last is None else min(last[-1], cap)
 
 
 def part_distance(a: str, b: str, cap: int = 3) -> int:
@@ -258,15 +251,24 @@ def part_distance(a: str, b: str, cap: int = 3) -> int:
     close to the whole plate, and so is a read with a glyph too many at an end. Never more than
     ``edit_distance``."""
     short, long = (a, b) if len(a) <= len(b) else (b, a)
-    previous = [0] * (len(long) + 1)  # the part may start anywhere in the longer text
-    for i, cs in enumerate(short, 1):
+    # The part may start anywhere in the longer text (a first row of zeros) and end anywhere (the last
+    # row's minimum).
+    last = _last_row(short, long, [0] * (len(long) + 1), cap)
+    return cap if last is None else min(*last, cap)
+
+
+def _last_row(a: str, b: str, first: list[int], cap: int) -> list[int] | None:
+    """The last row of the edit-distance table of ``a`` against ``b`` starting from row ``first``; None
+    as soon as every entry of a row reaches ``cap`` (rows never decrease)."""
+    previous = first
+    for i, ca in enumerate(a, 1):
         current = [i]
-        for j, cl in enumerate(long, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (cs != cl)))
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
         if min(current) >= cap:
-            return cap
+            return None
         previous = current
-    return min(*previous, cap)  # ... and end anywhere
+    return previous
 
 
 def is_part(a: str, b: str) -> bool:
