@@ -377,8 +377,8 @@ class PlateTracker:
         return self._end(ended)
 
     def _end(self, ended: list[_Track]) -> list[VehiclePass]:
-        """Stitch the weak among ``ended`` onto stronger tracks of the same place (open, ending now or
-        ended lately), then vote the rest."""
+        """Stitch each of ``ended`` that was split from another track (``_stitch_target``: weak, or alike
+        it) onto that track (open, ending now or ended lately), then vote the rest."""
         starts = [track.first_t_s for track in [*self._tracks, *ended]]
         horizon = min(starts, default=self._now_s) - max(_STITCH_GAP_S, _STITCH_TEXT_GAP_S)
         self._finished = [track for track in self._finished if track.last_t_s >= horizon]
@@ -415,10 +415,9 @@ class PlateTracker:
     ) -> _Track | None:
         """The track ``track`` was split from, if any: one of ``others`` seen at the same place at about
         the same time (``_STITCH_WIDTHS``; ``_STITCH_GAP_S``, or ``_STITCH_TEXT_GAP_S`` when their reads
-        are alike) that is stronger, when ``track`` is weak, or
-        that read a text like one of its heaviest (``_resembles``: an edit apart, or a part of it) while
-        none of its own reads is established (read twice, confidently). Two confident, different reads stay
-        two vehicles."""
+        are alike) that is stronger, when ``track`` is weak, or that read a text like one of its heaviest
+        (``_resembles``: an edit apart, or one a part of the other) while none of its own reads is
+        established (read twice, confidently). Two confident, different reads stay two vehicles."""
         if track.emitted or not track.path:
             return None
         strength = strength_of(track)

@@ -155,10 +155,6 @@ class Ballot:
         """Smallest edit distance (capped at 3) from ``text`` to the three heaviest texts."""
         return min((edit_distance(text, other) for other in self.heaviest()), default=3)
 
-    def nearest_part(self, text: str) -> int:
-        """Like ``nearest``, with ``part_distance``: ``text`` may be a part of a heavy text, or hold one."""
-        return min((part_distance(text, other) for other in self.heaviest()), default=3)
-
     def heaviest(self, n: int = 3) -> list[str]:
         """The ``n`` texts with the most weight, heaviest first."""
         return sorted(self.texts, key=lambda t: -self.texts[t].weight)[:n]
@@ -273,6 +269,7 @@ def _last_row(a: str, b: str, first: list[int], cap: int) -> list[int] | None:
 
 def is_part(a: str, b: str) -> bool:
     """Whether the shorter of ``a`` and ``b`` reads as a part of the longer: at most two edits away from a
-    run of it, and at most one edit per two of its own characters (three characters match anything)."""
+    run of it, and at most one edit per two of its own characters (a three-character read may differ in one
+    character only: with two, nearly any three characters would be a part of any plate)."""
     shorter = min(len(a), len(b))
     return part_distance(a, b) <= min(2, shorter // 2)
