@@ -110,21 +110,20 @@ def plate_colours(crop_bgr: npt.NDArray[np.uint8]) -> PlateColours:
         height, width = small.shape[:2]
     b, g, r = small[:, :, 0], small[:, :, 1], small[:, :, 2]
     # An infrared or grey stream repeats one channel three times; a colour sensor never does exactly.
-    if np.mean((b == g) & (g == r)) > 0.99:
+    if _share((b == g) & (g == r)) > 0.99:
         return PlateColours(0.5, 0.5, 0.5, 0.5, monochrome=True)
 
-    hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
-    hue, sat, val = (hsv[:, :, i].astype(np.int16) for i in range(3))
+    hsv = np.asarray(cv2.cvtColor(small, cv2.COLOR_BGR2HSV), dtype=np.uint8)
+    hue, sat, val = hsv[:, :, 0], hsv[:, :, 1], hsv[:, :, 2]  # uint8; hue is 0..179
     gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
 
     # The EU band: blue over most of the left strip (the stars and the code take the rest).
     rows = slice(round(height * 0.15), max(round(height * 0.85), round(height * 0.15) + 1))
     left = slice(0, max(1, round(width * _BAND_WIDTH)))
-    blue = (hue >= 95) & (hue <= 135) & (sat >= 80) & (val >= 40)
-    band = _ramp(float(np.mean(blue[rows, left])), 0.15, 0.35)
+    band = _ramp(_share_blue(hsv[rows, left]), 0.15, 0.35)
     # The French regional identifier: blue on the right ~9 % (department number and region logo on it).
     right = slice(min(width - 1, round(width * (1.0 - _RIGHT_STRIP_WIDTH))), width)
-    right_strip = _ramp(float(np.mean(blue[rows, right])), 0.15, 0.35)
+    right_strip = _ramp(_share_blue(hsv[rows, right]), 0.15, 0.35)
 
     # The body: clear of the band, the French regional strip on the right and the border.
     body = (slice(round(height * 0.2), max(round(height * 0.8), round(height * 0.2) + 1)),
@@ -132,7 +131,7 @@ def plate_colours(crop_bgr: npt.NDArray[np.uint8]) -> PlateColours:
     body_gray = np.ascontiguousarray(gray[body])
     threshold, _ = cv2.threshold(body_gray, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     ink = body_gray < threshold
-    ink_share = float(np.mean(ink))
+    ink_share = _share(ink)
     body_hue, body_sat, body_val = hue[body], sat[body], val[body]
 
     contrast = int(body_gray.max()) - int(body_gray.min())
@@ -140,12 +139,23 @@ def plate_colours(crop_bgr: npt.NDArray[np.uint8]) -> PlateColours:
         red_ink = 0.5  # no readable characters in the crop: say nothing about their colour
     else:
         reddish = ((body_hue <= 10) | (body_hue >= 160)) & (body_sat >= 80) & (body_val >= 50)
-        red_ink = _ramp(float(np.mean(reddish[ink])), 0.15, 0.5)
+        red_ink = _ramp(_share(reddish[ink]), 0.15, 0.5)
 
     background = ~ink if 0.02 <= ink_share <= 0.7 else np.ones_like(ink)
     yellowish = (body_hue >= 12) & (body_hue <= 40) & (body_sat >= 90) & (body_val >= 90)
-    yellow = _ramp(float(np.mean(yellowish[background])), 0.3, 0.7)
+    yellow = _ramp(_share(yellowish[background]), 0.3, 0.7)
     return PlateColours(red_ink, yellow, band, right_strip, monochrome=False)
+
+
+def _share_blue(hsv: npt.NDArray[np.uint8]) -> float:
+    """The share of an HSV patch's pixels that are the EU band's blue."""
+    hue, sat, val = hsv[:, :, 0], hsv[:, :, 1], hsv[:, :, 2]
+    return _share((hue >= 95) & (hue <= 135) & (sat >= 80) & (val >= 40))
+
+
+def _share(mask: npt.NDArray[np.bool_]) -> float:
+    """The share of True in ``mask`` (as ``np.mean``, without its float conversion); 0 when empty."""
+    return np.count_nonzero(mask) / mask.size if mask.size else 0.0
 
 
 def _factor(evidence: float, p_present: float) -> float:

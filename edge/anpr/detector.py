@@ -72,7 +72,7 @@ class PlateDetector:
         multiple of 32 on their own)."""
         h, w = image_bgr.shape[:2]
         size = detector_size(w, h, long_side)
-        x = detector_input(image_bgr, size).astype(np.float32)[None]
+        x = detector_input(image_bgr, size)[None]
         prob = self._model_for(size).run(x)[0, :, :, 0]
         return prob, (w / size[0] * DETECTOR_STRIDE, h / size[1] * DETECTOR_STRIDE)
 
@@ -80,13 +80,20 @@ class PlateDetector:
         """The ``limit`` most likely plates in ``image_bgr``, best first."""
         prob, (cell_x, cell_y) = self.probability(image_bgr, long_side)
         binary = (prob >= self.threshold).astype(np.uint8)
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+        count, labels, raw_stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
         found: list[Candidate] = []
-        for group in _plate_groups(np.asarray(stats, dtype=np.int32), count):
-            members = np.isin(labels, group)
-            if int(members.sum()) < self.min_cells:
+        stats = np.asarray(raw_stats, dtype=np.int32)
+        for group in _plate_groups(stats, count):
+            if int(stats[group, cv2.CC_STAT_AREA].sum()) < self.min_cells:
                 continue
+            # Only the group's bounding box is searched for its cells: the map is mostly background.
+            gx0, gy0 = (int(stats[group, k].min()) for k in (cv2.CC_STAT_LEFT, cv2.CC_STAT_TOP))
+            gx1 = int((stats[group, cv2.CC_STAT_LEFT] + stats[group, cv2.CC_STAT_WIDTH]).max())
+            gy1 = int((stats[group, cv2.CC_STAT_TOP] + stats[group, cv2.CC_STAT_HEIGHT]).max())
+            window = labels[gy0:gy1, gx0:gx1]
+            members = window == group[0] if len(group) == 1 else np.isin(window, group)
             ys, xs = np.nonzero(members)
+            ys, xs = ys + gy0, xs + gx0
             score = float(prob[ys, xs].mean())
             pts = np.stack([(xs + 0.5) * cell_x, (ys + 0.5) * cell_y], axis=1).astype(np.float32)
             cell = (cell_x + cell_y) / 2

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from edge.capture.synthetic.imaging import U8, u8
 
@@ -70,19 +71,23 @@ def _stretch(grey: U8) -> U8:
     Percentiles from the histogram, the stretch as a look-up table: the same pixels as ``np.percentile``
     and a per-pixel float stretch, several times faster (it runs for every reader input)."""
     cdf = np.cumsum(np.bincount(grey.ravel(), minlength=256))
-    lo, hi = (_percentile(cdf, q) for q in (0.02, 0.98))
+    lo, hi = _percentiles(cdf, (0.02, 0.98))
     if hi - lo < 8.0:
         return grey
     lut = np.clip((np.arange(256, dtype=np.float32) - np.float32(lo)) * np.float32(255.0 / (hi - lo)), 0, 255)
     return u8(cv2.LUT(grey, lut.astype(np.uint8)))
 
 
-def _percentile(cdf: np.ndarray, q: float) -> float:
+def _percentiles(cdf: np.ndarray, qs: tuple[float, float]) -> tuple[float, float]:
     """``np.percentile``'s default (linear between the nearest two ranks) from a histogram's cumsum."""
-    rank = q * (int(cdf[-1]) - 1)
-    below = int(rank)
-    v0, v1 = (int(np.searchsorted(cdf, r, side="right")) for r in (below, below + 1))
-    return v0 + (rank - below) * (v1 - v0)
+    total = int(cdf[-1]) - 1
+    ranks = [q * total for q in qs]
+    below = [int(r) for r in ranks]
+    v = np.searchsorted(cdf, [below[0], below[0] + 1, below[1], below[1] + 1], side="right").tolist()
+    return (
+        v[0] + (ranks[0] - below[0]) * (v[1] - v[0]),
+        v[2] + (ranks[1] - below[1]) * (v[3] - v[2]),
+    )
 
 
 def detector_size(width: int, height: int, long_side: int) -> tuple[int, int]:
@@ -94,8 +99,11 @@ def detector_size(width: int, height: int, long_side: int) -> tuple[int, int]:
     return w, h
 
 
-def detector_input(image_bgr: U8, size: tuple[int, int]) -> U8:
-    """``image_bgr`` resized to ``size`` (w, h), still BGR uint8."""
+def detector_input(image_bgr: U8, size: tuple[int, int]) -> npt.NDArray[np.float32]:
+    """``image_bgr`` resized to ``size`` (w, h) by area averaging, as float32 BGR in 0..255: the model
+    takes floats, and OpenCV averages float pixels faster than uint8 ones at the uneven scales photos
+    need (the values are the uint8 resize's before its rounding)."""
+    image = image_bgr.astype(np.float32)
     if (image_bgr.shape[1], image_bgr.shape[0]) == size:
-        return np.ascontiguousarray(image_bgr)
-    return u8(cv2.resize(image_bgr, size, interpolation=cv2.INTER_AREA))
+        return image
+    return np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), dtype=np.float32)

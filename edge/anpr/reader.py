@@ -71,11 +71,10 @@ class PlateReader:
     def _decode(self, logits: npt.NDArray[np.float32]) -> list[RawRead]:
         """Greedy CTC decoding of a batch of logits (batch x columns x classes): the best class per column,
         runs collapsed, blanks dropped; a character's confidence is its peak probability in its run."""
-        z = logits - logits.max(axis=-1, keepdims=True)
-        prob = np.exp(z)
-        prob /= prob.sum(axis=-1, keepdims=True)
-        best = prob.argmax(axis=-1)
-        peak = np.take_along_axis(prob, best[..., None], axis=-1)[..., 0]
+        # Softmax only where it is read: at the best class, exp(0) / sum = 1 / sum.
+        scores = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        best = scores.argmax(axis=-1)
+        peak = 1.0 / scores.sum(axis=-1)
         out: list[RawRead] = []
         for classes, peaks in zip(best.tolist(), peak.tolist(), strict=True):
             chars: list[str] = []

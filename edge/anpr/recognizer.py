@@ -70,12 +70,14 @@ class Recognizer:
         finer_look: float = 0.0,
         finer_look_below: float = 0.5,
     ) -> None:
-        """``closer_looks``: how many of the best candidates get the voted, five-look reading;
-        ``closer_look_below``: only when their first read's confidence is below this; 1 (the default):
-        always. A confident first read is still wrong now and then (a glyph lost at the crop's edge, one
-        too many read in the border); the looks, padded and trimmed, vote it right. Four more looks cost
-        four or five reader runs: the node, which votes a vehicle's reads over many frames anyway, uses
-        ``anpr.closer_look_below`` (0.8) to spend them on unsure reads only.
+        """``closer_looks``: how many of the best candidates get the voted, four-look reading (the
+        detector's crop, padded once and trimmed twice: it is already grown around the plate, so the
+        widest padding of ``read_crop``'s five looks is left out); ``closer_look_below``: only when their
+        first read's confidence is below this; 1 (the default): always. A confident first read is still
+        wrong now and then (a glyph lost at the crop's edge, one too many read in the border); the looks
+        vote it right. Three more looks cost three to six reader inputs: the node, which votes a vehicle's
+        reads over many frames anyway, uses ``anpr.closer_look_below`` (0.8) to spend them on unsure reads
+        only.
 
         ``finer_look``: when no read of an image is at least ``finer_look_below`` confident, detect again
         with the image scaled ``finer_look`` times larger (``long_side`` times the factor) and keep the
@@ -131,7 +133,7 @@ class Recognizer:
             first = reads[i]
             always = self.closer_look_below >= 1.0
             if first is not None and (always or first.confidence < self.closer_look_below):
-                reads[i] = self._read_voted(crops[i], first, hints[i])
+                reads[i] = self._read_voted(crops[i], first, hints[i], detected=True)
         out: list[PlateRead] = []
         for cand, crop, read in zip(candidates, crops, reads, strict=True):
             if read is None:
@@ -151,13 +153,19 @@ class Recognizer:
         return _with(read, box=(0, 0, w, h), detector_score=1.0, crop=crop_bgr, detail=detail)
 
     def _read_voted(
-        self, crop: U8, first: PlateRead | None = None, hint: str | None = _NOT_YET
+        self,
+        crop: U8,
+        first: PlateRead | None = None,
+        hint: str | None = _NOT_YET,
+        *,
+        detected: bool = False,
     ) -> PlateRead | None:
         """Read ``crop`` as given, padded and trimmed (the detector's box is never exact), and let the reads
         vote, weighted by confidence. The result's confidence is the winner's weight over all looks.
-        ``first``: the crop's read as given, when already made (it is not read again); ``hint``: the
-        crop's country hint, when already measured."""
-        looks = _looks(crop)
+        ``first``: the crop's read as given, when already made (it is not read again); ``hint``: the crop's
+        country hint, when already measured. ``detected``: the crop is the detector's, already grown
+        around the plate (see ``edge.anpr.detector``), and the widest padding is left out."""
+        looks = _looks(crop, wide_pad=not detected)
         if hint == _NOT_YET:
             hint = _hint_of(crop)
         again = looks if first is None else looks[1:]
@@ -174,6 +182,7 @@ class Recognizer:
         return replace(best, confidence=float(np.clip(weight[winner] / len(looks), 0.0, 1.0)), crop=crop)
 
     def _read_crops(self, crops: list[U8], hints: list[str | None] | None = None) -> list[PlateRead | None]:
+        """The best read of each crop over the layouts worth trying (``reader_inputs``)."""
         inputs: list[U8] = []
         owners: list[int] = []
         for i, crop in enumerate(crops):
@@ -201,11 +210,12 @@ def _hint_of(crop: U8) -> str | None:
     return country_hint(crop) if crop.shape[0] >= 4 and crop.shape[1] >= 8 else None
 
 
-def _looks(crop: U8) -> list[U8]:
-    """The crop, padded (edge pixels repeated) and trimmed by two amounts each."""
+def _looks(crop: U8, *, wide_pad: bool = True) -> list[U8]:
+    """The crop, padded (edge pixels repeated) and trimmed by two amounts each; without the widest
+    padding unless ``wide_pad``."""
     h, w = crop.shape[:2]
     out = [crop]
-    for fy, fx in ((6, 20), (3, 10)):
+    for fy, fx in ((6, 20), (3, 10))[: 2 if wide_pad else 1]:
         out.append(
             np.asarray(
                 cv2.copyMakeBorder(crop, h // fy, h // fy, w // fx, w // fx, cv2.BORDER_REPLICATE),

@@ -246,6 +246,8 @@ def part_distance(a: str, b: str, cap: int = 3) -> int:
     at ``cap``: a read of part of a plate (a glyph or two lost at an edge, ``SI342`` of ``1MSI342``) is
     close to the whole plate, and so is a read with a glyph too many at an end. Never more than
     ``edit_distance``."""
+    if len(a) == len(b) and a > b:
+        a, b = b, a  # of two texts as long, either is "the shorter": one order, so the result is symmetric
     short, long = (a, b) if len(a) <= len(b) else (b, a)
     # The part may start anywhere in the longer text (a first row of zeros) and end anywhere (the last
     # row's minimum).
