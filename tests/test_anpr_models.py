@@ -9,7 +9,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -22,7 +21,6 @@ from edge.anpr.preprocess import (
     READER_H,
     READER_W,
     _stretch,
-    detector_input,
     detector_size,
     reader_input,
     reader_inputs,
@@ -135,18 +133,6 @@ def test_contrast_stretch_equals_the_percentile_definition(
         ).astype(np.uint8)
     )
     np.testing.assert_array_equal(_stretch(grey), expected)
-
-
-@given(seed=st.integers(0, 2**32 - 1), h=st.integers(1, 90), w=st.integers(1, 120))
-@settings(max_examples=60, deadline=None)
-def test_detector_input_is_the_area_resize_before_rounding(seed: int, h: int, w: int) -> None:
-    # The detector was trained on uint8 area-resized scenes; its float input skips only the rounding.
-    image = np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
-    size = detector_size(w, h, 64)
-    got = detector_input(image, size)
-    assert got.dtype == np.float32 and got.shape == (size[1], size[0], 3)
-    rounded = cv2.resize(image, size, interpolation=cv2.INTER_AREA).astype(np.float32)
-    assert float(np.abs(got - rounded).max()) <= 1.0
 
 
 def _decoded_by_the_book(logits: np.ndarray, alphabet: str) -> list[tuple[str, tuple[float, ...]]]:

@@ -72,7 +72,7 @@ class PlateDetector:
         multiple of 32 on their own)."""
         h, w = image_bgr.shape[:2]
         size = detector_size(w, h, long_side)
-        x = detector_input(image_bgr, size)[None]
+        x = detector_input(image_bgr, size).astype(np.float32)[None]
         prob = self._model_for(size).run(x)[0, :, :, 0]
         return prob, (w / size[0] * DETECTOR_STRIDE, h / size[1] * DETECTOR_STRIDE)
 
@@ -123,7 +123,7 @@ def _plate_groups(stats: npt.NDArray[np.int32], count: int) -> list[list[int]]:
             k = parent[k]
         return k
 
-    x, y, w, h = (stats[:, i] for i in range(4))
+    x, y, w, h = (stats[:, i].tolist() for i in range(4))  # Python ints: numpy scalars are slow here
     for a in range(1, count):
         for b in range(a + 1, count):
             gap = max(x[a], x[b]) - min(x[a] + w[a], x[b] + w[b])

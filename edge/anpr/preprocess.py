@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import numpy.typing as npt
 
 from edge.capture.synthetic.imaging import U8, u8
 
@@ -99,11 +98,8 @@ def detector_size(width: int, height: int, long_side: int) -> tuple[int, int]:
     return w, h
 
 
-def detector_input(image_bgr: U8, size: tuple[int, int]) -> npt.NDArray[np.float32]:
-    """``image_bgr`` resized to ``size`` (w, h) by area averaging, as float32 BGR in 0..255: the model
-    takes floats, and OpenCV averages float pixels faster than uint8 ones at the uneven scales photos
-    need (the values are the uint8 resize's before its rounding)."""
-    image = image_bgr.astype(np.float32)
+def detector_input(image_bgr: U8, size: tuple[int, int]) -> U8:
+    """``image_bgr`` resized to ``size`` (w, h), still BGR uint8."""
     if (image_bgr.shape[1], image_bgr.shape[0]) == size:
-        return image
-    return np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), dtype=np.float32)
+        return np.ascontiguousarray(image_bgr)
+    return u8(cv2.resize(image_bgr, size, interpolation=cv2.INTER_AREA))
