@@ -25,6 +25,9 @@ _GENERIC = frozenset({"EU"})
 _GRAMMAR_FACTOR_NONE = 0.45
 _GRAMMAR_FACTOR_GENERIC = 0.8
 _CORRECTION_FACTOR = 0.9
+_EXCLUSIVE_HINTS = frozenset({"BE"})
+"""Colour hints no other country's plates show: red characters are Belgian only (a yellow plate, the
+other hint, is Dutch, or British at the rear, or Luxembourgish)."""
 _TRIM_FACTOR = 0.9
 _TRIM_MAX_CONF = 0.6
 _SHORT_LEN = 3
@@ -270,7 +273,9 @@ def _interpret_one(raw: RawRead, hint: str | None, crop: U8, *, trimmed: bool) -
     else:
         text, formatted, country, series = match.text, match.formatted, match.country, match.series
         corrections = match.corrections
-        if generic:
+        if generic or (hint in _EXCLUSIVE_HINTS and country != hint):
+            # A catch-all fit, or a fit the plate's colours contradict (red characters read as a German
+            # series): the text alone says little more than "some plate".
             conf *= _GRAMMAR_FACTOR_GENERIC
         conf *= _CORRECTION_FACTOR**corrections
     if trimmed:
