@@ -97,7 +97,9 @@ def _cmd_anpr_eval(args: argparse.Namespace) -> int:
             finer_look=args.finer_look,
             closer_look_below=args.closer_look_below,
         )
-        report = evaluate(args.dataset, recognizer, long_side=args.long_side, progress=not args.json)
+        report = evaluate(
+            args.dataset, recognizer, long_side=args.long_side, progress=not args.json, runs=args.runs
+        )
     except (DatasetError, ModelError) as exc:
         print(f"edge anpr-eval: {exc}", file=sys.stderr)
         return 1
@@ -131,6 +133,16 @@ def _share(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"a confidence from 0 to 1, not {text}")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"at least 1, not {text}")
     return value
 
 
@@ -174,6 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     anpr_eval.add_argument("--quiet", action="store_true", help="table without the list of wrong reads")
     anpr_eval.add_argument(
+        "--runs",
+        type=_positive,
+        default=1,
+        help="pass over the set this many times; median_ms is then the median of the passes' medians "
+        "(default: %(default)s)",
+    )
+    anpr_eval.add_argument(
         "--models", type=Path, default=None, help="model folder (default: the installed models)"
     )
     anpr_eval.add_argument(
@@ -196,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--closer-look-below",
         type=_share,
         default=1.0,
-        help="read a photo's best plate again over four more crops (padded, trimmed) and vote only when "
+        help="read a photo's best plate again over three more crops (padded, trimmed) and vote only when "
         "its first read is less confident than this (1, the default: always; the node uses "
         "anpr.closer_look_below, 0.8)",
     )

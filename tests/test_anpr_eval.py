@@ -87,6 +87,20 @@ def test_crop_set_figures_match_the_recogniser(crop_set: Path, recognizer: Recog
     assert result["model_version"] == recognizer.version
 
 
+def test_several_passes_report_the_median_of_their_medians(crop_set: Path) -> None:
+    result = _json(crop_set, "--runs", "3")
+    assert result["runs"] == 3 and len(result["median_ms_runs"]) == 3
+    runs = sorted(result["median_ms_runs"])
+    assert result["median_ms"] == runs[1]
+    once = _json(crop_set)
+    assert (result["top1"], result["found"]) == (once["top1"], once["found"])
+    assert "runs" not in once
+    table = _eval(crop_set, "--runs", "2", "--quiet")
+    assert table.returncode == 0 and "the median of 2 passes" in table.stdout
+    refused = _eval(crop_set, "--runs", "0")
+    assert refused.returncode == 2 and "at least 1" in refused.stderr
+
+
 def test_the_table_lists_the_wrong_reads(crop_set: Path) -> None:
     done = _eval(crop_set)
     assert done.returncode == 0, done.stderr

@@ -59,20 +59,28 @@ class Report:
     kind: str
     outcomes: list[Outcome] = field(default_factory=list)
     model_version: str = ""
+    repeat_ms: list[list[float]] = field(default_factory=list)
+    """Per further pass over the set (``evaluate(runs=...)``), the time of each image."""
 
     def summary(self) -> dict[str, Any]:
         n = len(self.outcomes)
-        ms = [o.ms for o in self.outcomes]
-        return {
+        passes = [[o.ms for o in self.outcomes], *self.repeat_ms] if n else []
+        medians = [statistics.median(ms) for ms in passes]
+        out = {
             "dataset": self.dataset,
             "kind": self.kind,
             "n": n,
             "top1": round(sum(o.correct for o in self.outcomes) / n, 4) if n else 0.0,
             "found": round(sum(o.read is not None for o in self.outcomes) / n, 4) if n else 0.0,
-            "median_ms": round(statistics.median(ms), 2) if ms else 0.0,
-            "p95_ms": round(float(np.percentile(ms, 95)), 2) if ms else 0.0,
+            # One pass: the median time per image. Several: the median of the passes' medians.
+            "median_ms": round(statistics.median(medians), 2) if medians else 0.0,
+            "p95_ms": round(float(np.percentile([t for ms in passes for t in ms], 95)), 2) if n else 0.0,
             "model_version": self.model_version,
         }
+        if len(medians) > 1:
+            out["runs"] = len(medians)
+            out["median_ms_runs"] = [round(m, 2) for m in medians]
+        return out
 
 
 def load_samples(folder: Path) -> tuple[str, list[Sample]]:
@@ -110,34 +118,48 @@ def load_samples(folder: Path) -> tuple[str, list[Sample]]:
     return ("street" if street else "crops"), samples
 
 
-def evaluate(folder: Path, recognizer: Recognizer, *, long_side: int = 384, progress: bool = False) -> Report:
+def evaluate(
+    folder: Path, recognizer: Recognizer, *, long_side: int = 384, progress: bool = False, runs: int = 1
+) -> Report:
+    """Read every image of ``folder``; with ``runs`` above 1, pass over the set that many times (the
+    reads of every pass must agree) and time each pass: a loaded machine's passes differ by more than
+    its images do."""
+    if runs < 1:
+        raise ValueError(f"runs must be at least 1, not {runs}")
     kind, samples = load_samples(folder)
     report = Report(dataset=folder.name, kind=kind, model_version=recognizer.version)
-    for i, sample in enumerate(samples, start=1):
-        loaded = cv2.imread(str(sample.image), cv2.IMREAD_COLOR)
-        if loaded is None:
-            raise DatasetError(f"{sample.image}: missing or not an image")
-        image = np.asarray(loaded, dtype=np.uint8)
-        started = time.perf_counter()
-        best: PlateRead | None
-        if kind == "street":
-            reads = recognizer.read_image(image, long_side=long_side)
-            best = reads[0] if reads else None
-        else:
-            best = recognizer.read_crop(image)
-        ms = (time.perf_counter() - started) * 1000.0
-        report.outcomes.append(
-            Outcome(
-                sample.image.name,
-                sample.plate,
-                None if best is None else best.text,
-                0.0 if best is None else best.confidence,
-                ms,
-            )
-        )
-        if progress:
-            sys.stderr.write(f"\r{folder.name}: {i}/{len(samples)}")
-            sys.stderr.flush()
+    total = runs * len(samples)
+    for run in range(runs):
+        times: list[float] = []
+        for i, sample in enumerate(samples):
+            # Decoded on every pass, not kept: a set may be larger than memory.
+            loaded = cv2.imread(str(sample.image), cv2.IMREAD_COLOR)
+            if loaded is None:
+                raise DatasetError(f"{sample.image}: missing or not an image")
+            image = np.asarray(loaded, dtype=np.uint8)
+            started = time.perf_counter()
+            best: PlateRead | None
+            if kind == "street":
+                reads = recognizer.read_image(image, long_side=long_side)
+                best = reads[0] if reads else None
+            else:
+                best = recognizer.read_crop(image)
+            ms = (time.perf_counter() - started) * 1000.0
+            read = None if best is None else best.text
+            if run == 0:
+                confidence = 0.0 if best is None else best.confidence
+                report.outcomes.append(Outcome(sample.image.name, sample.plate, read, confidence, ms))
+            elif read != report.outcomes[i].read:
+                first = report.outcomes[i].read
+                raise RuntimeError(
+                    f"{sample.image.name}: read {read!r} on pass {run + 1}, {first!r} on the first"
+                )
+            times.append(ms)
+            if progress:
+                sys.stderr.write(f"\r{folder.name}: {run * len(samples) + i + 1}/{total}")
+                sys.stderr.flush()
+        if run:
+            report.repeat_ms.append(times)
     if progress:
         sys.stderr.write("\n")
     return report
@@ -150,7 +172,8 @@ def table(report: Report, *, failures: bool = True) -> str:
         f"model       {s['model_version']}",
         f"top-1       {s['top1']:.3f}",
         f"found       {s['found']:.3f}",
-        f"median      {s['median_ms']:.1f} ms per image (p95 {s['p95_ms']:.1f} ms)",
+        f"median      {s['median_ms']:.1f} ms per image (p95 {s['p95_ms']:.1f} ms)"
+        + (f", the median of {s['runs']} passes: {s['median_ms_runs']}" if "runs" in s else ""),
     ]
     wrong = [o for o in report.outcomes if not o.correct]
     if failures and wrong:
