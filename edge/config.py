@@ -819,10 +819,10 @@ class AnprConfig(_Model):
         default=0.8,
         ge=0,
         le=1,
-        description="The best plate of a frame is read again over four more crops (padded and trimmed) and "
-        "the five reads voted when its first read is less confident than this; 1: on every frame. Costs "
-        "four or five reader runs (about 4 ms on 2 x86 cores) each time; `edge anpr-eval` always does it "
-        "(a photo has one chance, a vehicle pass many frames).",
+        description="The best plate of a frame is read again over three more crops (padded once, trimmed "
+        "twice) and the four reads voted when its first read is less confident than this; 1: on every "
+        "frame. Costs three to six reader runs (about 1.5-3 ms on 2 x86 cores) each time; `edge anpr-eval` "
+        "always does it (a photo has one chance, a vehicle pass many frames).",
     )
     max_fps: float = Field(
         default=8.0,
