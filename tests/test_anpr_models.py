@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.anpr import runtime
-from edge.anpr.detector import Candidate
+from edge.anpr.detector import Candidate, rectify
 from edge.anpr.manifest import default_models_dir, model_file
 from edge.anpr.preprocess import (
     READER_H,
@@ -26,7 +26,7 @@ from edge.anpr.preprocess import (
     reader_inputs,
 )
 from edge.anpr.reader import PlateReader
-from edge.anpr.recognizer import Recognizer, _looks
+from edge.anpr.recognizer import Recognizer, _hint_of, _looks
 from edge.anpr.runtime import ModelError
 from edge.capture.synthetic.imaging import U8
 from edge.capture.synthetic.plate_text import random_plate
@@ -301,8 +301,10 @@ def test_a_confident_first_look_is_not_repeated(recognizer: Recognizer) -> None:
 
 def test_the_best_read_is_voted_over_four_looks_unless_the_node_finds_it_sure() -> None:
     """By default (`edge anpr-eval`) the best plate of every image is read again over three more looks
-    of the detector's crop (one reader batch of three or more inputs after the first); with the node's
-    `closer_look_below` a confident first read is kept as it is (one reader batch)."""
+    of the detector's crop, read in the first reader batch along with the other candidates when the
+    detector's best candidate is the plate (one batch of four or more inputs); with the node's
+    `closer_look_below` a confident first read is kept as it is (one reader batch, one input per
+    candidate), an unsure one gets a second batch."""
     default = Recognizer(MODELS, threads=2)
     node = Recognizer(MODELS, threads=2, closer_look_below=0.8)
     never = Recognizer(MODELS, threads=2, closer_look_below=0.0)
@@ -319,7 +321,7 @@ def test_the_best_read_is_voted_over_four_looks_unless_the_node_finds_it_sure() 
     for pixels, _text in _large_plate_frames(9):
         batches.clear()
         reads = default.read_image(pixels, long_side=384)
-        assert reads and len(batches) == 2 and batches[1] >= 3, batches
+        assert reads and len(batches) == 1 and batches[0] >= 4, batches
         first = never.read_image(pixels, long_side=384)  # the first reads as they are
         sure = bool(first) and first[0].confidence >= 0.8
         batches.clear()
@@ -327,6 +329,22 @@ def test_the_best_read_is_voted_over_four_looks_unless_the_node_finds_it_sure() 
         assert len(batches) == (1 if sure else 2), (batches, first[0].confidence if first else None)
         outcomes.add(sure)
     assert True in outcomes, "these frames should hold confident first reads"
+
+
+def test_looks_read_early_give_the_reads_of_looking_closer_afterwards() -> None:
+    """The detector's best candidate's looks are read in the first batch; the result must be what reading
+    every candidate first and then the most confident one's looks gives (the order the node uses)."""
+    rec = Recognizer(MODELS, threads=2)
+    for pixels, _text in _large_plate_frames(4):
+        got = rec.read_image(pixels, long_side=384)
+        candidates = rec.detector.detect(pixels, 384, limit=rec.max_candidates)
+        crops = [rectify(pixels, c) for c in candidates]
+        hints = [_hint_of(c) for c in crops]
+        first = rec._read_crops(crops, hints)
+        best = max((i for i, r in enumerate(first) if r is not None), key=lambda i: first[i].confidence)  # type: ignore[union-attr]
+        voted = rec._read_voted(crops[best], first[best], hints[best], detected=True)
+        assert voted is not None and got
+        assert (got[0].text, got[0].confidence) == (voted.text, pytest.approx(voted.confidence, abs=1e-6))
 
 
 def test_finer_look_factor_is_checked() -> None:

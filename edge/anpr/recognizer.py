@@ -125,7 +125,20 @@ class Recognizer:
         candidates = self.detector.detect(view, long_side, limit=self.max_candidates)
         crops = [rectify(view, c) for c in candidates]
         hints = [_hint_of(c) for c in crops]
-        reads = self._read_crops(crops, hints)
+        always = self.closer_look_below >= 1.0
+        # With a closer look at every image, the detector's best candidate is nearly always the plate that
+        # gets it: its looks go into the first reader batch with the other candidates (one reader run less
+        # per image), and are only wasted when another candidate reads better.
+        early: list[PlateRead] | None = None
+        early_looks = 0
+        if always and self.closer_looks > 0 and crops:
+            looks = _looks(crops[0], wide_pad=False)
+            early_looks = len(looks)
+            both = self._read_crops(looks + crops[1:], [hints[0]] * early_looks + hints[1:])
+            early = [r for r in both[1:early_looks] if r is not None]
+            reads = [both[0], *both[early_looks:]]
+        else:
+            reads = self._read_crops(crops, hints)
         # A second, closer look at the most promising candidates only: it costs a few reader runs each.
         ranked = sorted(
             (i for i, r in enumerate(reads) if r is not None),
@@ -134,8 +147,11 @@ class Recognizer:
         )
         for i in ranked[: self.closer_looks]:
             first = reads[i]
-            always = self.closer_look_below >= 1.0
-            if first is not None and (always or first.confidence < self.closer_look_below):
+            if first is None or not (always or first.confidence < self.closer_look_below):
+                continue
+            if i == 0 and early is not None:
+                reads[i] = _vote([first, *early], early_looks, crops[i])
+            else:
                 reads[i] = self._read_voted(crops[i], first, hints[i], detected=True)
         out: list[PlateRead] = []
         for cand, crop, read in zip(candidates, crops, reads, strict=True):
@@ -175,14 +191,7 @@ class Recognizer:
         reads = [r for r in self._read_crops(again, [hint] * len(again)) if r is not None]
         if first is not None:
             reads.insert(0, first)
-        if not reads:
-            return None
-        weight: dict[str, float] = {}
-        for r in reads:
-            weight[r.text] = weight.get(r.text, 0.0) + r.confidence
-        winner = max(weight, key=lambda t: weight[t])
-        best = max((r for r in reads if r.text == winner), key=lambda r: r.confidence)
-        return replace(best, confidence=float(np.clip(weight[winner] / len(looks), 0.0, 1.0)), crop=crop)
+        return _vote(reads, len(looks), crop)
 
     def _read_crops(self, crops: list[U8], hints: list[str | None] | None = None) -> list[PlateRead | None]:
         """The best read of each crop over the layouts worth trying (``reader_inputs``)."""
@@ -206,6 +215,19 @@ class Recognizer:
             if current is None or read.confidence > current.confidence:
                 best[owner] = read
         return best
+
+
+def _vote(reads: list[PlateRead], looks: int, crop: U8) -> PlateRead | None:
+    """The text the reads of ``looks`` looks of ``crop`` vote for, weighted by confidence; its confidence is
+    the winner's weight over all looks (a look read as nothing counts against it)."""
+    if not reads:
+        return None
+    weight: dict[str, float] = {}
+    for r in reads:
+        weight[r.text] = weight.get(r.text, 0.0) + r.confidence
+    winner = max(weight, key=lambda t: weight[t])
+    best = max((r for r in reads if r.text == winner), key=lambda r: r.confidence)
+    return replace(best, confidence=float(np.clip(weight[winner] / looks, 0.0, 1.0)), crop=crop)
 
 
 def _hint_of(crop: U8) -> str | None:
