@@ -100,6 +100,14 @@ def test_no_runtime_installed_names_both_packages(monkeypatch: pytest.MonkeyPatc
         runtime.find_runtime()
 
 
+def test_uint8_pixels_run_exactly_as_their_float_values() -> None:
+    model = runtime.TFLiteModel(model_file(MODELS, "reader", "int8").verified_bytes(), threads=1, name="r")
+    pixels = np.random.default_rng(4).integers(0, 256, (3, READER_H, READER_W, 1), dtype=np.uint8)
+    from_float = model.run(pixels.astype(np.float32))
+    assert np.array_equal(model.run(pixels), from_float)
+    assert not np.array_equal(model.run(pixels[::-1]), from_float)
+
+
 def test_reader_input_shapes_and_two_row_variant() -> None:
     one_row = np.full((40, 200, 3), 200, np.uint8)
     square = np.full((60, 90, 3), 200, np.uint8)

@@ -25,6 +25,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from edge.capture.synthetic.imaging import u8
+
 __all__ = ["COUNTRY_PRIORS", "PlateColours", "classify_colours", "country_hint", "plate_colours"]
 
 COUNTRY_PRIORS: Final[dict[str, float]] = {
@@ -108,13 +110,12 @@ def plate_colours(crop_bgr: npt.NDArray[np.uint8]) -> PlateColours:
             cv2.resize(crop_bgr, (scaled_w, _WORK_HEIGHT_PX), interpolation=cv2.INTER_AREA), dtype=np.uint8
         )
         height, width = small.shape[:2]
-    b, g, r = small[:, :, 0], small[:, :, 1], small[:, :, 2]
+    hsv = np.asarray(cv2.cvtColor(small, cv2.COLOR_BGR2HSV), dtype=np.uint8)  # hue 0..179
     # An infrared or grey stream repeats one channel three times; a colour sensor never does exactly.
-    if _share((b == g) & (g == r)) > 0.99:
+    # Saturation is 0 exactly where all three channels are equal.
+    sat = hsv[:, :, 1]
+    if (sat.size - np.count_nonzero(sat)) / sat.size > 0.99:
         return PlateColours(0.5, 0.5, 0.5, 0.5, monochrome=True)
-
-    hsv = np.asarray(cv2.cvtColor(small, cv2.COLOR_BGR2HSV), dtype=np.uint8)
-    hue, sat, val = hsv[:, :, 0], hsv[:, :, 1], hsv[:, :, 2]  # uint8; hue is 0..179
     gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
 
     # The EU band: blue over most of the left strip (the stars and the code take the rest).
@@ -130,32 +131,46 @@ def plate_colours(crop_bgr: npt.NDArray[np.uint8]) -> PlateColours:
             slice(round(width * 0.15), max(round(width * 0.85), round(width * 0.15) + 1)))  # fmt: skip
     body_gray = np.ascontiguousarray(gray[body])
     threshold, _ = cv2.threshold(body_gray, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
-    ink = body_gray < threshold
-    ink_share = _share(ink)
-    body_hue, body_sat, body_val = hue[body], sat[body], val[body]
+    # Masks as 0 / 255 images (OpenCV: one pass each instead of numpy's temporaries per comparison).
+    # Ink: darker than Otsu's threshold (an integer), i.e. at most one below it.
+    ink = u8(cv2.threshold(body_gray, threshold - 1, 255, cv2.THRESH_BINARY_INV)[1])
+    ink_count = cv2.countNonZero(ink)
+    ink_share = ink_count / ink.size
+    body_hsv = np.ascontiguousarray(hsv[body])
 
-    contrast = int(body_gray.max()) - int(body_gray.min())
-    if contrast < 40 or not 0.02 <= ink_share <= 0.7:
+    lo, hi = cv2.minMaxLoc(body_gray)[:2]
+    if hi - lo < 40 or not 0.02 <= ink_share <= 0.7:
         red_ink = 0.5  # no readable characters in the crop: say nothing about their colour
     else:
-        reddish = ((body_hue <= 10) | (body_hue >= 160)) & (body_sat >= 80) & (body_val >= 50)
-        red_ink = _ramp(_share(reddish[ink]), 0.15, 0.5)
+        reddish = u8(
+            cv2.bitwise_or(
+                cv2.inRange(body_hsv, (0, 80, 50), (10, 255, 255)),
+                cv2.inRange(body_hsv, (160, 80, 50), (255, 255, 255)),
+            )
+        )
+        red_ink = _ramp(_count_in(reddish, ink) / ink_count, 0.15, 0.5)
 
-    background = ~ink if 0.02 <= ink_share <= 0.7 else np.ones_like(ink)
-    yellowish = (body_hue >= 12) & (body_hue <= 40) & (body_sat >= 90) & (body_val >= 90)
-    yellow = _ramp(_share(yellowish[background]), 0.3, 0.7)
+    yellowish = u8(cv2.inRange(body_hsv, (12, 90, 90), (40, 255, 255)))
+    if 0.02 <= ink_share <= 0.7:
+        background_count = ink.size - ink_count
+        yellow_share = (cv2.countNonZero(yellowish) - _count_in(yellowish, ink)) / background_count
+    else:
+        yellow_share = cv2.countNonZero(yellowish) / yellowish.size
+    yellow = _ramp(yellow_share, 0.3, 0.7)
     return PlateColours(red_ink, yellow, band, right_strip, monochrome=False)
 
 
 def _share_blue(hsv: npt.NDArray[np.uint8]) -> float:
     """The share of an HSV patch's pixels that are the EU band's blue."""
-    hue, sat, val = hsv[:, :, 0], hsv[:, :, 1], hsv[:, :, 2]
-    return _share((hue >= 95) & (hue <= 135) & (sat >= 80) & (val >= 40))
+    if hsv.size == 0:
+        return 0.0
+    blue = cv2.inRange(np.ascontiguousarray(hsv), (95, 80, 40), (135, 255, 255))
+    return cv2.countNonZero(blue) / blue.size
 
 
-def _share(mask: npt.NDArray[np.bool_]) -> float:
-    """The share of True in ``mask`` (as ``np.mean``, without its float conversion); 0 when empty."""
-    return np.count_nonzero(mask) / mask.size if mask.size else 0.0
+def _count_in(mask: npt.NDArray[np.uint8], within: npt.NDArray[np.uint8]) -> int:
+    """Pixels set in both 0 / 255 masks."""
+    return int(cv2.countNonZero(cv2.bitwise_and(mask, within)))
 
 
 def _factor(evidence: float, p_present: float) -> float:

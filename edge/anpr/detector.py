@@ -72,31 +72,33 @@ class PlateDetector:
         multiple of 32 on their own)."""
         h, w = image_bgr.shape[:2]
         size = detector_size(w, h, long_side)
-        x = detector_input(image_bgr, size).astype(np.float32)[None]
+        x = detector_input(image_bgr, size)[None]
         prob = self._model_for(size).run(x)[0, :, :, 0]
         return prob, (w / size[0] * DETECTOR_STRIDE, h / size[1] * DETECTOR_STRIDE)
 
     def detect(self, image_bgr: U8, long_side: int, limit: int = 6) -> list[Candidate]:
         """The ``limit`` most likely plates in ``image_bgr``, best first."""
         prob, (cell_x, cell_y) = self.probability(image_bgr, long_side)
-        binary = (prob >= self.threshold).astype(np.uint8)
+        binary = (prob >= self.threshold).view(np.uint8)
         count, labels, raw_stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
         found: list[Candidate] = []
-        stats = np.asarray(raw_stats, dtype=np.int32)
+        stats = np.asarray(raw_stats, dtype=np.int32).tolist()  # Python ints: numpy scalars are slow here
+        cell = (cell_x + cell_y) / 2
         for group in _plate_groups(stats, count):
-            if int(stats[group, cv2.CC_STAT_AREA].sum()) < self.min_cells:
+            if sum(stats[k][cv2.CC_STAT_AREA] for k in group) < self.min_cells:
                 continue
             # Only the group's bounding box is searched for its cells: the map is mostly background.
-            gx0, gy0 = (int(stats[group, k].min()) for k in (cv2.CC_STAT_LEFT, cv2.CC_STAT_TOP))
-            gx1 = int((stats[group, cv2.CC_STAT_LEFT] + stats[group, cv2.CC_STAT_WIDTH]).max())
-            gy1 = int((stats[group, cv2.CC_STAT_TOP] + stats[group, cv2.CC_STAT_HEIGHT]).max())
+            gx0 = min(stats[k][cv2.CC_STAT_LEFT] for k in group)
+            gy0 = min(stats[k][cv2.CC_STAT_TOP] for k in group)
+            gx1 = max(stats[k][cv2.CC_STAT_LEFT] + stats[k][cv2.CC_STAT_WIDTH] for k in group)
+            gy1 = max(stats[k][cv2.CC_STAT_TOP] + stats[k][cv2.CC_STAT_HEIGHT] for k in group)
             window = labels[gy0:gy1, gx0:gx1]
             members = window == group[0] if len(group) == 1 else np.isin(window, group)
             ys, xs = np.nonzero(members)
-            ys, xs = ys + gy0, xs + gx0
-            score = float(prob[ys, xs].mean())
-            pts = np.stack([(xs + 0.5) * cell_x, (ys + 0.5) * cell_y], axis=1).astype(np.float32)
-            cell = (cell_x + cell_y) / 2
+            score = float(prob[gy0:gy1, gx0:gx1][ys, xs].mean())
+            pts = np.empty((len(xs), 2), np.float32)
+            pts[:, 0] = (xs + (gx0 + 0.5)) * cell_x
+            pts[:, 1] = (ys + (gy0 + 0.5)) * cell_y
             (cx, cy), (rw, rh), angle = cv2.minAreaRect(pts)
             rw, rh = rw + cell, rh + cell  # cell centres → cell extents
             if rh > rw:  # long axis along x
@@ -112,7 +114,7 @@ class PlateDetector:
         return found[:limit]
 
 
-def _plate_groups(stats: npt.NDArray[np.int32], count: int) -> list[list[int]]:
+def _plate_groups(stats: list[list[int]], count: int) -> list[list[int]]:
     """Component labels grouped into plates: a German plate's stickers or a Slovak coat of arms split one
     plate into blobs side by side, level with each other and a cell or two apart."""
     parent = list(range(count))
@@ -123,7 +125,7 @@ def _plate_groups(stats: npt.NDArray[np.int32], count: int) -> list[list[int]]:
             k = parent[k]
         return k
 
-    x, y, w, h = (stats[:, i].tolist() for i in range(4))  # Python ints: numpy scalars are slow here
+    x, y, w, h = ([row[i] for row in stats] for i in range(4))
     for a in range(1, count):
         for b in range(a + 1, count):
             gap = max(x[a], x[b]) - min(x[a] + w[a], x[b] + w[b])

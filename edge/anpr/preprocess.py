@@ -65,6 +65,9 @@ def reader_input(crop_bgr: U8, *, two_row: bool = False) -> U8:
     return u8(_stretch(out))
 
 
+_LEVELS = np.arange(256, dtype=np.float32)
+
+
 def _stretch(grey: U8) -> U8:
     """Contrast stretch between the 2nd and 98th percentile: night, glare and dirt look alike afterwards.
     Percentiles from the histogram, the stretch as a look-up table: the same pixels as ``np.percentile``
@@ -73,8 +76,8 @@ def _stretch(grey: U8) -> U8:
     lo, hi = _percentiles(cdf, (0.02, 0.98))
     if hi - lo < 8.0:
         return grey
-    lut = np.clip((np.arange(256, dtype=np.float32) - np.float32(lo)) * np.float32(255.0 / (hi - lo)), 0, 255)
-    return u8(cv2.LUT(grey, lut.astype(np.uint8)))
+    lut = (_LEVELS - np.float32(lo)) * np.float32(255.0 / (hi - lo))
+    return u8(cv2.LUT(grey, np.clip(lut, 0, 255, out=lut).astype(np.uint8)))
 
 
 def _percentiles(cdf: np.ndarray, qs: tuple[float, float]) -> tuple[float, float]:

@@ -59,7 +59,7 @@ class PlateReader:
         for start in range(0, len(images), _BUCKETS[-1]):
             chunk = images[start : start + _BUCKETS[-1]]
             bucket = next(b for b in _BUCKETS if b >= len(chunk))
-            batch = np.zeros((bucket, self.height, self.width, 1), np.float32)
+            batch = np.zeros((bucket, self.height, self.width, 1), np.uint8)
             batch[: len(chunk), ..., 0] = np.stack(chunk)
             model = self._models.get(bucket)
             if model is None:

@@ -227,7 +227,7 @@ def _vote(reads: list[PlateRead], looks: int, crop: U8) -> PlateRead | None:
         weight[r.text] = weight.get(r.text, 0.0) + r.confidence
     winner = max(weight, key=lambda t: weight[t])
     best = max((r for r in reads if r.text == winner), key=lambda r: r.confidence)
-    return replace(best, confidence=float(np.clip(weight[winner] / looks, 0.0, 1.0)), crop=crop)
+    return replace(best, confidence=min(max(weight[winner] / looks, 0.0), 1.0), crop=crop)
 
 
 def _hint_of(crop: U8) -> str | None:
@@ -312,7 +312,7 @@ def _interpret_one(raw: RawRead, hint: str | None, crop: U8, *, trimmed: bool) -
         country=country,
         series=series,
         corrections=corrections,
-        confidence=float(np.clip(conf, 0.0, 1.0)),
+        confidence=min(max(float(conf), 0.0), 1.0),
         box=(0, 0, 0, 0),
         detector_score=0.0,
         crop=crop,

@@ -33,6 +33,7 @@ class _Interpreter(Protocol):
     def set_tensor(self, index: int, value: npt.NDArray[Any]) -> None: ...
     def invoke(self) -> None: ...
     def get_tensor(self, index: int) -> npt.NDArray[Any]: ...
+    def tensor(self, index: int) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,14 +85,22 @@ class TFLiteModel:
     def input_shape(self) -> tuple[int, ...]:
         return self._shape
 
-    def run(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    def op_names(self) -> set[str]:
+        """The operators in the model's graph (``DELEGATE`` for each part a delegate such as XNNPACK runs)."""
+        details: list[dict[str, Any]] = self._interp._get_ops_details()  # type: ignore[attr-defined]
+        return {str(op["op_name"]) for op in details}
+
+    def run(self, batch: npt.NDArray[np.float32] | npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        """The output for ``batch``: float32, or uint8 pixels (converted to float32 as they are copied into
+        the model's input, without a float copy of the image in between)."""
         shape = tuple(int(v) for v in batch.shape)
         if shape != self._shape:
             self._interp.resize_tensor_input(int(self._in["index"]), list(shape), strict=False)
             self._interp.allocate_tensors()
             self._shape = shape
             self._out = self._interp.get_output_details()[0]
-        self._interp.set_tensor(int(self._in["index"]), np.ascontiguousarray(batch, dtype=np.float32))
+        # A view of the input tensor, dropped before ``invoke``.
+        self._interp.tensor(int(self._in["index"]))()[...] = batch
         self._interp.invoke()
         return np.asarray(self._interp.get_tensor(int(self._out["index"])), dtype=np.float32).copy()
 

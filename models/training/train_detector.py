@@ -24,6 +24,13 @@ from models.training.dataset import generate, limit_threads, progress
 
 RECIPE_VERSION = 3
 CROP_W, CROP_H = 160, 128
+EXPORT_H, EXPORT_W = 288, 384
+"""The input size the SavedModel is exported with. The TFLite model still takes any multiple of 32 (the
+runtime resizes it): a fixed size only lets the converter turn the dilated convolution into one CONV_2D.
+Exported with a dynamic size it becomes SPACE_TO_BATCH_ND / BATCH_TO_SPACE_ND with padding computed at run
+time (SHAPE, FLOOR_MOD, PACK ...), which XNNPACK does not take: the graph splits into three delegate
+partitions around reference kernels."""
+_DYNAMIC_SHAPE_OPS = {"SHAPE", "SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND"}
 
 
 def make_detector_samples(seed: int, count: int) -> dict[str, np.ndarray]:
@@ -161,16 +168,26 @@ def pixel_f1(model, val: dict[str, np.ndarray]) -> float:  # type: ignore[no-unt
 def export(
     model, val: dict[str, np.ndarray], out: Path, f1: float, args: argparse.Namespace, train_s: float
 ) -> None:  # type: ignore[no-untyped-def]
+    import tensorflow as tf
+
     from models.training.export import convert, update_manifest
 
     saved = args.cache / "detector_savedmodel"
-    model.export(str(saved))
+    model.export(
+        str(saved), input_signature=[tf.TensorSpec([1, EXPORT_H, EXPORT_W, 3], tf.float32, name="image")]
+    )
 
     def representative():  # type: ignore[no-untyped-def]
         for i in range(0, 200):
             yield [val["images"][i : i + 1].astype(np.float32)]
 
     files = convert(saved, out, "plate_detector", representative)
+    for path in files.values():
+        ops = {op["op_name"] for op in tf.lite.Interpreter(model_path=str(path))._get_ops_details()}
+        if ops & _DYNAMIC_SHAPE_OPS:
+            raise SystemExit(
+                f"{path}: run-time shape arithmetic left in the graph: {sorted(ops & _DYNAMIC_SHAPE_OPS)}"
+            )
     entry = update_manifest(
         out,
         "detector",
