@@ -85,11 +85,6 @@ class TFLiteModel:
     def input_shape(self) -> tuple[int, ...]:
         return self._shape
 
-    def op_names(self) -> set[str]:
-        """The operators in the model's graph (``DELEGATE`` for each part a delegate such as XNNPACK runs)."""
-        details: list[dict[str, Any]] = self._interp._get_ops_details()  # type: ignore[attr-defined]
-        return {str(op["op_name"]) for op in details}
-
     def run(self, batch: npt.NDArray[np.float32] | npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         """The output for ``batch``: float32, or uint8 pixels (converted to float32 as they are copied into
         the model's input, without a float copy of the image in between)."""
