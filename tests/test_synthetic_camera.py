@@ -18,6 +18,7 @@ from edge.capture import open_source
 from edge.capture.synthetic import FACADE_PRIVATE_AREAS, SyntheticStreetCamera
 from edge.capture.synthetic.plate_text import PLATE_FORMATS, random_plate
 from edge.capture.synthetic.plates import render_plate
+from edge.capture.synthetic.render import StreetRenderer
 from edge.capture.synthetic.scene import build_scene
 from edge.clock import FakeClock
 from edge.config import MaskConfig, PlateMix, SyntheticCameraConfig
@@ -98,6 +99,20 @@ def test_reopening_continues_the_same_street() -> None:
     for expected, got in zip(straight, first + rest, strict=True):
         assert np.array_equal(expected.pixels, got.pixels)
         assert expected.truth == got.truth
+
+
+def test_a_frame_is_the_same_whatever_was_rendered_before_it() -> None:
+    """The detector's training data asks for frames at random: an earlier frame after later ones must be
+    the frame rendered in order (its traffic is replayed), or the data would depend on the worker."""
+    cfg = config(seed=9, fps=5, vehicles_per_minute=60)
+    in_order = StreetRenderer(cfg)
+    expected = {i: in_order.render(i) for i in (0, 20, 45, 60)}
+    assert expected[45][1].vehicles  # traffic on the road at the frames compared
+    shuffled = StreetRenderer(cfg)
+    for i in (60, 20, 45, 0, 45):
+        pixels, truth = shuffled.render(i)
+        assert np.array_equal(pixels, expected[i][0])
+        assert truth == expected[i][1]
 
 
 # ----------------------------------------------------------------------------- frames and clock

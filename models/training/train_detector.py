@@ -22,7 +22,9 @@ from edge.anpr.preprocess import DETECTOR_STRIDE
 from models.training import scenes
 from models.training.dataset import generate, limit_threads, progress
 
-RECIPE_VERSION = 3
+RECIPE_VERSION = 5
+"""5: recipe 3 with street crops that no longer depend on the order a worker rendered them in (the street
+renderer replays its traffic for an earlier frame); 4 was dropped."""
 CROP_W, CROP_H = 160, 128
 EXPORT_H, EXPORT_W = 288, 384
 """The input size the SavedModel is exported with. The TFLite model still takes any multiple of 32 (the

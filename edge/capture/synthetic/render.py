@@ -58,7 +58,9 @@ class _Drawn:
 
 
 class StreetRenderer:
-    """Renders frame ``i`` at scene time ``i / fps``; frames must be requested in increasing order."""
+    """Renders frame ``i`` at scene time ``i / fps``. Frames in increasing order are cheapest (the traffic
+    moves on from where it was); an earlier frame replays the traffic from the start, so every frame is
+    the same whatever was rendered before it (the detector's training data asks for frames at random)."""
 
     def __init__(self, config: SyntheticCameraConfig) -> None:
         self._config = config
@@ -66,12 +68,11 @@ class StreetRenderer:
         self._scene = build_scene(config.width, config.height)
         self._noise = noise_bank(config.width, config.height, config.noise) if config.noise > 0 else None
         self._animator = FacadeAnimator(config.width, config.height)
-        self._lanes = [
-            LaneSchedule(config.seed, lane, config.vehicles_per_minute, config.plate_mix)
-            for lane in range(len(LANES))
-        ]
+        self._lanes: list[LaneSchedule] = []
         self._active: list[_Vehicle] = []
         self._next_id = 1
+        self._last_index = -1
+        self._start_traffic()
         self._background_key: int | None = None
         self._background: Pixels | None = None
         self.private_areas: tuple[tuple[Point, ...], ...] = tuple(
@@ -79,7 +80,19 @@ class StreetRenderer:
             for polygon in FACADE_PRIVATE_AREAS.values()
         )
 
+    def _start_traffic(self) -> None:
+        config = self._config
+        self._lanes = [
+            LaneSchedule(config.seed, lane, config.vehicles_per_minute, config.plate_mix)
+            for lane in range(len(LANES))
+        ]
+        self._active = []
+        self._next_id = 1
+
     def render(self, index: int) -> tuple[Pixels, GroundTruth]:
+        if index < self._last_index:
+            self._start_traffic()  # the lane schedules only move forward
+        self._last_index = index
         scene_t_s = index / self._config.fps
         light = light_at(self._config.lighting, self._config.cycle_seconds, scene_t_s)
         frame = np.array(self._lit_background(light), copy=True, order="C")
