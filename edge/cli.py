@@ -207,9 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     anpr_eval.add_argument(
         "--finer-look",
         type=_finer_look,
-        default=0.0,
-        help="when no read of a photo is confident, detect again at this many times the long side "
-        f"(0, the default: never; the model cards also report {PHOTO_FINER_LOOK:.2f})",
+        default=PHOTO_FINER_LOOK,
+        help="when no read of a photo is at least 0.5 confident, detect again at this many times the long "
+        f"side (default: {PHOTO_FINER_LOOK:.2f}; 0: never)",
     )
     anpr_eval.add_argument(
         "--closer-look-below",

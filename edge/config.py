@@ -813,7 +813,8 @@ class AnprConfig(_Model):
         le=4,
         description="When no read of a frame is at least 0.5 confident, detect again at "
         "`detector_long_side` times this (above 1; 0: never). Costs a larger detection on unsure frames "
-        "only; `edge anpr-eval --finer-look` and the model cards measure it on photos (1.33).",
+        "only; `edge anpr-eval` gives photos this look at 1.33 by default (a photo has one chance, a "
+        "vehicle pass many frames).",
     )
     closer_look_below: float = Field(
         default=0.8,

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
+from edge.anpr import PHOTO_FINER_LOOK
 from edge.anpr.evaluate import clean
 from edge.anpr.recognizer import Recognizer
 from edge.capture.synthetic.plate_text import random_plate
@@ -40,7 +41,7 @@ def _json(folder: Path, *extra: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def recognizer() -> Recognizer:
-    return Recognizer(threads=2)  # as `edge anpr-eval` builds it by default
+    return Recognizer(threads=2, finer_look=PHOTO_FINER_LOOK)  # as `edge anpr-eval` builds it by default
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ turn passes into MQTT records per profile (police or LEZ), ``lists`` and ``hotli
 """
 
 PHOTO_FINER_LOOK = 4 / 3
-"""The finer-look factor the model cards report beside the plain figures (``Recognizer(finer_look=…)``,
-``edge anpr-eval --finer-look``). Off by default, in the node and in ``edge anpr-eval`` alike: whether it
-helps depends on the detector (docs/anpr.md)."""
+"""The finer look ``edge anpr-eval`` and ``make bench`` give a photo whose best read is unsure
+(``Recognizer(finer_look=…)``, ``edge anpr-eval --finer-look``; 0 turns it off). One photo is all a photo
+set has; the node, which sees each vehicle in many frames, leaves it off by default (``anpr.finer_look``).
+See docs/anpr.md."""

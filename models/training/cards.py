@@ -87,12 +87,13 @@ def main(argv: list[str] | None = None) -> int:
     threads = default_threads()
     machine = f"{platform.machine()}, {threads} inference threads, {runtime.name} {runtime.version}"
 
-    # As `edge anpr-eval` measures by default (one detection per photo, its best plate read over four looks),
-    # with the finer look, and with the closer look on unsure reads only, as the node runs.
+    # As `edge anpr-eval` measures by default (its best plate read over four looks, an unsure photo detected
+    # again at 4/3 the scale), without the finer look, and as the node runs (closer look on unsure reads only,
+    # no finer look).
     node_closer = AnprConfig().closer_look_below
     looks = (
-        ("always", 1.0, "off", 0.0),
         ("always", 1.0, f"{PHOTO_FINER_LOOK:.2f}", PHOTO_FINER_LOOK),
+        ("always", 1.0, "off", 0.0),
         (f"below {node_closer:g} (node)", node_closer, "off", 0.0),
     )
     evals: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = {}
@@ -161,8 +162,9 @@ def main(argv: list[str] | None = None) -> int:
                 "Real dev sets (`edge anpr-eval`, whole pipeline: detector + reader + grammar). Closer look: "
                 "the best plate of a photo read again over three more crops, padded once and trimmed twice, "
                 "and the reads voted — always (the default of `edge anpr-eval`) or only when the first read "
-                "is unsure (`--closer-look-below`, as the node runs). Finer look: off (the default) or a "
-                "second detection of an unsure photo at that factor (`--finer-look`). Crop sets are read "
+                "is unsure (`--closer-look-below`, as the node runs). Finer look: a second detection at that "
+                "factor of a photo whose best read is less than 0.5 confident (`--finer-look`; "
+                f"{PHOTO_FINER_LOOK:.2f}, the default of `edge anpr-eval`) or off. Crop sets are read "
                 "without detection, always over five looks (padded twice, trimmed twice): one row each. "
                 f"Median ms: the median of {EVAL_RUNS} passes' medians (`--runs {EVAL_RUNS}`).",
                 "",
