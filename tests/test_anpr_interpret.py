@@ -6,8 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edge.anpr.country import country_hint
 from edge.anpr.reader import RawRead
-from edge.anpr.recognizer import _GRAMMAR_FACTOR_GENERIC, _interpret
+from edge.anpr.recognizer import _HINT_CONTRADICTED_FACTOR, _hint_of, _interpret, _text_rows
+from edge.capture.synthetic.plate_text import random_plate
+from edge.capture.synthetic.plates import render_plate
 
 _CROP = np.zeros((24, 100, 3), np.uint8)
 
@@ -34,20 +37,53 @@ def test_a_read_a_country_takes_keeps_its_end_glyphs_unless_the_reader_doubted_o
     assert _read("AB123CD") == ("AB123CD", "FR")
 
 
-def test_red_characters_read_as_another_country_s_series_count_as_a_generic_fit() -> None:
+def test_red_characters_read_as_another_country_s_series_lose_weight() -> None:
     """Red characters are Belgian only: a read of a red plate (hint ``BE``) that fits only a German series
-    (``AZAB152``: a Belgian two-row plate whose band letter was read as a glyph) weighs what a generic
-    fit weighs. A Belgian read of the same plate, and the German read of a plate without the hint, do not
+    (``AZAB152``: the Belgian two-row plate ``8-AZA-152`` read as one row) weighs less than without the
+    hint. A Belgian read of the same plate, and the German read of a plate without the hint, do not
     lose anything."""
     german = RawRead("AZAB152", (0.95,) * 7)
     plain = _interpret(german, None, _CROP)
     red = _interpret(german, "BE", _CROP)
     assert plain is not None and red is not None
     assert (plain.country, red.country) == ("DE", "DE")
-    assert red.confidence == pytest.approx(plain.confidence * _GRAMMAR_FACTOR_GENERIC)
+    assert red.confidence == pytest.approx(plain.confidence * _HINT_CONTRADICTED_FACTOR)
     belgian = RawRead("8AZA152", (0.95,) * 7)
     as_belgian = _interpret(belgian, "BE", _CROP)
     assert as_belgian is not None and as_belgian.country == "BE"
     assert as_belgian.confidence == pytest.approx(0.95)
     yellow = _interpret(german, "NL", _CROP)  # yellow plates are also British and Luxembourgish: no penalty
     assert yellow is not None and yellow.confidence == pytest.approx(plain.confidence)
+
+
+def test_the_band_s_letter_read_in_front_of_red_glyphs_is_dropped() -> None:
+    """``B1FNZ401``: the EU band's B read as a glyph in front of the Belgian ``1-FNZ-401``. As read it fits a
+    German series (``BIF NZ 401``), so without a hint it stays; on a red plate (hint ``BE``) a leading B
+    may be the band's, and the Belgian plate without it is the read. Another first glyph stays."""
+    raw = RawRead("B1FNZ401", (0.73, 0.28, 1.0, 0.95, 0.92, 1.0, 0.95, 0.98))
+    plain = _interpret(raw, None, _CROP)
+    red = _interpret(raw, "BE", _CROP)
+    assert plain is not None and plain.country == "DE"
+    assert red is not None and (red.text, red.country) == ("1FNZ401", "BE")
+    other = _interpret(RawRead("A1FNZ401", raw.char_conf), "BE", _CROP)
+    assert other is not None and other.text != "1FNZ401"
+
+
+def test_the_country_hint_looks_at_the_text_rows_of_a_loose_crop() -> None:
+    """A red plate in a crop three times its height, with a grille above and a bumper's shadow below: over
+    the whole crop the dark bumper counts as ink and the red share drops below the hint's threshold; the
+    hint looks at the rows of the glyphs' strokes only, and names Belgium."""
+    rng = np.random.default_rng(2)
+    for _ in range(10):
+        _text, formatted = random_plate("be_current", rng)
+        plate = render_plate(formatted, "be_current", 22, rng)
+        ph, pw = plate.shape[:2]
+        crop = np.full((3 * ph, int(pw * 1.3), 3), 200, np.uint8)  # light grey paint
+        crop[int(2.1 * ph) :] = 30  # the bumper's shadow
+        crop[: int(0.6 * ph), ::7] = 110  # grille bars
+        x = (crop.shape[1] - pw) // 2
+        crop[ph : 2 * ph, x : x + pw] = plate
+        assert country_hint(crop) is None
+        y0, y1 = _text_rows(crop)
+        assert ph - 4 <= y0 <= ph and 2 * ph <= y1 <= 2 * ph + 4, (y0, y1, ph)
+        assert _hint_of(crop) == "BE"

@@ -467,6 +467,30 @@ def test_a_confident_read_of_another_plate_never_joins_an_established_track() ->
     assert tracker.counters.tracks_started == 2
 
 
+def test_a_track_that_took_in_another_plate_s_unsure_reads_refuses_its_confident_ones() -> None:
+    """A receding car read ``2VLV316`` drives off towards the far end of the road and is lost there; 0.9 s
+    later an approaching car appears where the first was heading. Its first, unsure reads (``LA266ER``,
+    ``EA264ER``) join the coasting track, which has no reason to refuse them; its confident ones do not:
+    they are unlike everything the track read confidently and repeatedly, whatever unsure reads it took in.
+    Before, the identity check looked at the track's heaviest texts, those unsure reads among them, and the
+    approaching car's pass was lost in the first's."""
+    fps = 8.0
+    away = [
+        (t, [Observation(t, (500 - 5 * k, 300 - 20 * k, 60, 14), "2VLV316", 0.9, "BE")])
+        for k, t in enumerate(even(fps, 10 / fps))
+    ]
+    t0 = away[-1][0] + 0.9
+    texts = [("LA266ER", 0.37), ("EA264ER", 0.18)] + [("EA266ER", 0.96)] * 5
+    towards = [
+        (t0 + k / fps, [Observation(t0 + k / fps, (440 - 5 * k, 90 + 20 * k, 60, 14), text, conf, "FR")])
+        for k, (text, conf) in enumerate(texts)
+    ]
+    tracker = PlateTracker()
+    passes = run(tracker, away + towards)
+    assert [p.text for p in passes] == ["2VLV316", "EA266ER"]
+    assert tracker.counters.tracks_started == 2
+
+
 def test_a_confident_misread_still_joins() -> None:
     """One character off is the same plate misread, however confident."""
     first = moving("1ABC234", 0.9, (500, 300), (0, 40), 100, even(10, 0.6))

@@ -23,6 +23,9 @@ class RawRead:
     """A-Z0-9 as the model read it (no grammar applied)."""
     char_conf: tuple[float, ...]
     """Per character: the peak probability of that character in its run of columns."""
+    span: tuple[float, float] = (0.0, 1.0)
+    """Where the read glyphs are across the input: the first and just past the last column that is not
+    blank, as shares of the input's width ((0, 1) for an empty read)."""
 
     @property
     def confidence(self) -> float:
@@ -76,16 +79,22 @@ class PlateReader:
         best = scores.argmax(axis=-1)
         peak = 1.0 / scores.sum(axis=-1)
         out: list[RawRead] = []
+        columns = best.shape[1]
         for classes, peaks in zip(best.tolist(), peak.tolist(), strict=True):
             chars: list[str] = []
             confs: list[float] = []
+            first = last = -1
             prev = 0
-            for k, p in zip(classes, peaks, strict=True):
+            for column, (k, p) in enumerate(zip(classes, peaks, strict=True)):
+                if k != self.blank:
+                    first = column if first < 0 else first
+                    last = column
                 if k not in (self.blank, prev):
                     chars.append(self.alphabet[k - 1])
                     confs.append(p)
                 elif k != self.blank and k == prev:
                     confs[-1] = max(confs[-1], p)
                 prev = k
-            out.append(RawRead("".join(chars), tuple(confs)))
+            span = (first / columns, (last + 1) / columns) if first >= 0 else (0.0, 1.0)
+            out.append(RawRead("".join(chars), tuple(confs), span))
         return out

@@ -25,6 +25,10 @@ _GENERIC = frozenset({"EU"})
 _GRAMMAR_FACTOR_NONE = 0.45
 _GRAMMAR_FACTOR_GENERIC = 0.8
 _CORRECTION_FACTOR = 0.9
+_HINT_CONTRADICTED_FACTOR = 0.8
+_BAND_CODES = {"BE": "B"}
+"""The letter on the EU band of the countries a colour hint names (a yellow plate, ``NL``, may be British
+or Luxembourgish, whose bands say otherwise)."""
 _EXCLUSIVE_HINTS = frozenset({"BE"})
 """Colour hints no other country's plates show: red characters are Belgian only (a yellow plate, the
 other hint, is Dutch, or British at the rear, or Luxembourgish)."""
@@ -35,6 +39,16 @@ _SHORT_FACTOR = 0.6
 _SAME_PLATE_OVERLAP = 0.3
 _NOT_YET = "?"
 """A country hint not measured yet (None is a measured "no strong evidence")."""
+_SNUG_SPAN = 0.5
+"""A one-row read whose glyphs span less than this share of the reader's input is read again from a crop
+cut to its glyphs (``_snug``). The detector's crop is grown around its blob, so most plates fill only about
+half of it; one whose edge the detector does not see (a white plate on a white car) gets a box around much
+of the rear panel, and the reader, trained on closer crops, may misread it with confidence."""
+_SNUG_MARGIN = 2.0
+"""Glyph pitches kept at each side of the read glyphs in a snug crop: the outer glyphs' columns are about
+their centres, and a glyph the first read missed may lie just beyond (1.5 lost such end glyphs)."""
+_SNUG_MIN_GLYPHS = 4
+"""Reads shorter than this are not cut snugly: too few glyphs to measure a pitch by."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +71,9 @@ class PlateRead:
     detail: float = 1.0
     """0..1: the crop's width over the reader's input width, at most 1. A narrower crop was upsampled
     for the reader; the tracker weighs its read by this."""
+    text_span: tuple[float, float] = (0.0, 1.0)
+    """Where the read glyphs lie across ``crop``, as shares of its width; (0, 1) when not known (a plate
+    read as two rows)."""
 
 
 class Recognizer:
@@ -72,6 +89,7 @@ class Recognizer:
         closer_look_below: float = 1.0,
         finer_look: float = 0.0,
         finer_look_below: float = 0.5,
+        snug_look: bool = True,
     ) -> None:
         """``closer_looks``: how many of the best candidates get the voted, four-look reading (the
         detector's crop, padded once and trimmed twice: it is already grown around the plate, so the
@@ -85,7 +103,11 @@ class Recognizer:
         ``finer_look``: when no read of an image is at least ``finer_look_below`` confident, detect again
         with the image scaled ``finer_look`` times larger (``long_side`` times the factor) and keep the
         more confident read of each plate. The detector's map has one cell per 4 pixels: a small plate
-        covers few cells and its blob may hold only part of it. 0 (the default) never looks again."""
+        covers few cells and its blob may hold only part of it. 0 (the default) never looks again.
+
+        ``snug_look``: read a plate again from a crop cut to its glyphs when they fill less than half of the
+        detector's crop (``_SNUG_SPAN``), and keep that read when it is more confident and no shorter; one
+        more reader batch for all such candidates of an image."""
         if finer_look != 0.0 and finer_look <= 1.0:
             raise ValueError(f"finer_look must be 0 (off) or above 1, not {finer_look}")
         folder = models_dir or default_models_dir()
@@ -99,6 +121,7 @@ class Recognizer:
         self.closer_look_below = closer_look_below
         self.finer_look = finer_look
         self.finer_look_below = finer_look_below
+        self.snug_look = snug_look
         self.version = f"{self.detector.version}+{self.reader.version}"
         self.precision = precision
 
@@ -139,6 +162,8 @@ class Recognizer:
             reads = [both[0], *both[early_looks:]]
         else:
             reads = self._read_crops(crops, hints)
+        if self.snug_look and 0 in self._look_snugly(reads, crops, hints):
+            early = None  # those looks were of the loose crop
         # A second, closer look at the most promising candidates only: it costs a few reader runs each.
         ranked = sorted(
             (i for i, r in enumerate(reads) if r is not None),
@@ -161,6 +186,35 @@ class Recognizer:
             out.append(_with(read, box=_plate_box(cand), detector_score=cand.score, crop=crop, detail=detail))
         out.sort(key=lambda r: r.confidence, reverse=True)
         return out
+
+    def _look_snugly(
+        self, reads: list[PlateRead | None], crops: list[U8], hints: list[str | None]
+    ) -> set[int]:
+        """Read each read whose glyphs fill little of its crop (``_SNUG_SPAN``) again from a crop cut to
+        them (``_snug``), all in one reader batch. Where that read is more confident and no shorter (a cut
+        that lost an end glyph often reads more surely), it replaces the first read, and the snug crop and
+        its country hint the loose ones, in place. Returns the indices replaced."""
+        todo = [
+            (i, snug)
+            for i, read in enumerate(reads)
+            if read is not None and (snug := _snug(crops[i], read)) is not None
+        ]
+        if not todo:
+            return set()
+        snug_hints = [_hint_of(snug) for _, snug in todo]
+        again = self._read_crops([snug for _, snug in todo], snug_hints)
+        replaced: set[int] = set()
+        for (i, snug), hint, read in zip(todo, snug_hints, again, strict=True):
+            first = reads[i]
+            if (
+                read is not None
+                and first is not None
+                and read.confidence > first.confidence
+                and len(read.text) >= len(first.text)
+            ):
+                reads[i], crops[i], hints[i] = read, snug, hint
+                replaced.add(i)
+        return replaced
 
     def read_crop(self, crop_bgr: U8) -> PlateRead | None:
         """Read ``crop_bgr`` as one plate (no detection)."""
@@ -196,21 +250,23 @@ class Recognizer:
     def _read_crops(self, crops: list[U8], hints: list[str | None] | None = None) -> list[PlateRead | None]:
         """The best read of each crop over the layouts worth trying (``reader_inputs``)."""
         inputs: list[U8] = []
-        owners: list[int] = []
+        owners: list[tuple[int, bool]] = []  # crop index, read as one row
         for i, crop in enumerate(crops):
             if crop.shape[0] < 4 or crop.shape[1] < 8:
                 continue
-            for image in reader_inputs(crop):
+            for k, image in enumerate(reader_inputs(crop)):
                 inputs.append(image)
-                owners.append(i)
+                owners.append((i, k == 0))
         raws = self.reader.read(inputs)
         best: list[PlateRead | None] = [None] * len(crops)
         if hints is None:
             hints = [_hint_of(c) for c in crops]
-        for owner, raw in zip(owners, raws, strict=True):
+        for (owner, one_row), raw in zip(owners, raws, strict=True):
             read = _interpret(raw, hints[owner], crops[owner])
             if read is None:
                 continue
+            if one_row:
+                read = replace(read, text_span=raw.span)
             current = best[owner]
             if current is None or read.confidence > current.confidence:
                 best[owner] = read
@@ -230,9 +286,58 @@ def _vote(reads: list[PlateRead], looks: int, crop: U8) -> PlateRead | None:
     return replace(best, confidence=min(max(weight[winner] / looks, 0.0), 1.0), crop=crop)
 
 
+def _snug(crop: U8, read: PlateRead) -> U8 | None:
+    """``crop`` cut to the columns of ``read``'s glyphs and ``_SNUG_MARGIN`` pitches at each side, and to
+    the rows of the glyphs' strokes (``_text_rows``), when the glyphs span less than ``_SNUG_SPAN`` of it
+    (None otherwise, and for reads too short to measure a pitch)."""
+    a, b = read.text_span
+    if b - a >= _SNUG_SPAN or len(read.raw) < _SNUG_MIN_GLYPHS:
+        return None
+    pitch = (b - a) / len(read.raw)
+    w = crop.shape[1]
+    x0 = max(0, int((a - pitch * _SNUG_MARGIN) * w))
+    x1 = min(w, int(np.ceil((b + pitch * _SNUG_MARGIN) * w)))
+    if x1 - x0 < 8 or x1 - x0 >= w:
+        return None
+    columns = crop[:, x0:x1]
+    y0, y1 = _text_rows(columns)
+    return np.ascontiguousarray(columns[y0:y1])
+
+
+_ROW_SHARE = 0.35
+"""Rows whose vertical-stroke energy is at least this share of the strongest row's belong to the text."""
+_ROW_MARGIN = 0.3
+"""Share of the text rows' height kept above and below them."""
+
+
+def _text_rows(crop: U8) -> tuple[int, int]:
+    """The rows of ``crop`` that hold its text: the run of rows around the one with the most vertical
+    strokes (horizontal gradient; a plate's border and a car's panel edges are mostly horizontal), with a
+    margin. All rows when the run is most of the crop."""
+    h = crop.shape[0]
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    energy = np.abs(cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)).sum(axis=1)
+    energy = np.convolve(energy, np.ones(3, np.float32) / 3, mode="same")
+    peak = int(energy.argmax())
+    strong = energy >= _ROW_SHARE * energy[peak]
+    top = peak
+    while top > 0 and strong[top - 1]:
+        top -= 1
+    bottom = peak + 1
+    while bottom < h and strong[bottom]:
+        bottom += 1
+    margin = max(2, round((bottom - top) * _ROW_MARGIN))
+    y0, y1 = max(0, top - margin), min(h, bottom + margin)
+    return (y0, y1) if y1 - y0 < 0.8 * h and y1 - y0 >= 6 else (0, h)
+
+
 def _hint_of(crop: U8) -> str | None:
-    """The crop's country hint from its colours (``country_hint``); None for a crop too small to tell."""
-    return country_hint(crop) if crop.shape[0] >= 4 and crop.shape[1] >= 8 else None
+    """The crop's country hint from the colours of its text rows (``country_hint``, ``_text_rows``: a loose
+    crop's bumper and panel would count as ink); None for a crop too small to tell."""
+    if crop.shape[0] < 4 or crop.shape[1] < 8:
+        return None
+    y0, y1 = _text_rows(crop)
+    return country_hint(crop[y0:y1])
 
 
 def _looks(crop: U8, *, wide_pad: bool = True) -> list[U8]:
@@ -264,7 +369,9 @@ def _interpret(raw: RawRead, hint: str | None, crop: U8) -> PlateRead | None:
     as_read = _interpret_one(raw, hint, crop, trimmed=False)
     options = [as_read]
     # A read that fits a country's grammar loses an end glyph only when the reader itself doubted that
-    # glyph most; one that fits none (a band code or a regional strip read along) may lose either end.
+    # glyph most, or when it is the band's code of the country the colours name (the B of a red plate's
+    # band read in front: `B1FNZ401` fits a German series); one that fits none (a band code or a regional
+    # strip read along) may lose either end.
     fits_country = (
         as_read is not None
         and as_read.country is not None
@@ -275,7 +382,8 @@ def _interpret(raw: RawRead, hint: str | None, crop: U8) -> PlateRead | None:
         for keep, dropped in ((slice(1, None), 0), (slice(None, -1), -1)):
             rest = raw.char_conf[keep]
             doubted = raw.char_conf[dropped] < _TRIM_MAX_CONF and raw.char_conf[dropped] < min(rest)
-            if doubted or not fits_country:
+            band_code = dropped == 0 and hint is not None and raw.text[0] == _BAND_CODES.get(hint)
+            if doubted or band_code or not fits_country:
                 options.append(_interpret_one(RawRead(raw.text[keep], rest), hint, crop, trimmed=True))
     found = [o for o in options if o is not None]
     return max(found, key=lambda o: o.confidence) if found else None
@@ -295,10 +403,13 @@ def _interpret_one(raw: RawRead, hint: str | None, crop: U8, *, trimmed: bool) -
     else:
         text, formatted, country, series = match.text, match.formatted, match.country, match.series
         corrections = match.corrections
-        if generic or (hint in _EXCLUSIVE_HINTS and country != hint):
-            # A catch-all fit, or a fit the plate's colours contradict (red characters read as a German
-            # series): the text alone says little more than "some plate".
+        if generic:
+            # A catch-all fit: the text alone says little more than "some plate".
             conf *= _GRAMMAR_FACTOR_GENERIC
+        if hint in _EXCLUSIVE_HINTS and country != hint:
+            # A fit the plate's colours contradict: red characters read as a German series, or as only
+            # the generic grammar takes them (the band's letter read as a glyph: `BIFNZ401`).
+            conf *= _HINT_CONTRADICTED_FACTOR
         conf *= _CORRECTION_FACTOR**corrections
     if trimmed:
         conf *= _TRIM_FACTOR

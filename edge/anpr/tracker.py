@@ -77,9 +77,9 @@ _TEXT_PENALTY = 0.5
 _DUPLICATE_FACTOR = 0.5
 """An unmatched observation within half a plate width of one matched this frame is a duplicate detection."""
 _IDENTITY_CONFIDENCE = 0.5
-"""A read at least this confident, 3 or more edits from the track's heaviest texts and unlike every text it
-has read at least twice at least this confidently (``_resembles``: not an edit apart, not a part of it), is
-another vehicle's plate: it never joins that track."""
+"""A read at least this confident and unlike every text the track has read at least twice at least this
+confidently (``_unlike``: 3 or more edits from it, and not a part of it) is another vehicle's plate: it
+never joins that track."""
 _WEAK_PASS = 0.25
 """A track whose vote is less confident than this (or that has fewer than ``min_reads`` reads) is weak:
 at its end it is stitched onto a stronger track of the same place (``_stitch_target``)."""
@@ -482,9 +482,12 @@ class PlateTracker:
         distance = track.ballot.nearest(obs.text) if obs.text and track.ballot.texts else None
         if distance is not None and distance <= 1:
             gate *= _TEXT_GATE_GAIN
-        if obs.text and distance is not None and distance >= 3 and obs.confidence >= _IDENTITY_CONFIDENCE:
+        if obs.text and obs.confidence >= _IDENTITY_CONFIDENCE:
+            # Against what the track has read confidently and repeatedly, not its heaviest texts: those may
+            # hold another plate's unsure reads, taken in while it was far and small (a coasting track's
+            # wide gate at the far end of the road, where the lanes meet).
             established = track.ballot.established(2, _IDENTITY_CONFIDENCE)
-            if established and not any(_resembles(obs.text, known) for known in established):
+            if established and all(_unlike(obs.text, known) for known in established):
                 return None
         if track.moves >= 2:
             step_x, step_y = x + w / 2 - track.cx, y + h / 2 - track.cy
@@ -569,6 +572,11 @@ class PlateTracker:
             votes={text: round(tally.weight, 4) for text, tally in track.ballot.texts.items()},
             best=verdict.best or track.largest,
         )
+
+
+def _unlike(a: str, b: str) -> bool:
+    """Whether two reads are of two plates: three or more edits apart, and neither a part of the other."""
+    return edit_distance(a, b) >= 3 and not is_part(a, b)
 
 
 def _resembles(a: str, b: str) -> bool:
