@@ -26,6 +26,8 @@ _GRAMMAR_FACTOR_NONE = 0.45
 _GRAMMAR_FACTOR_GENERIC = 0.8
 _CORRECTION_FACTOR = 0.9
 _HINT_CONTRADICTED_FACTOR = 0.8
+"""Kept of a read's confidence when its series is another country's than the one an exclusive colour hint
+names (red glyphs are Belgian only); on top of ``_GRAMMAR_FACTOR_GENERIC`` for a catch-all fit."""
 _BAND_CODES = {"BE": "B"}
 """The letter on the EU band of the countries a colour hint names (a yellow plate, ``NL``, may be British
 or Luxembourgish, whose bands say otherwise)."""
