@@ -17,8 +17,10 @@ from edge.anpr.grammar import (
     GrammarMatch,
     best,
     grammar,
+    layouts,
     match,
     normalise,
+    swaps_log_likelihood,
 )
 from edge.capture.synthetic.plate_text import PLATE_FORMATS, random_plate
 from edge.capture.synthetic.plates import render_plate
@@ -480,3 +482,27 @@ def test_hint_from_colours_steers_the_grammar() -> None:
     top = best("CPZ375", country_hint=hint)
     assert top is not None
     assert (top.country, top.text) == ("NL", "CP2375")
+
+
+def test_a_country_s_layouts_are_its_specific_series_as_printed() -> None:
+    """What the length search of the recogniser tries: every layout of the country's series but the
+    catch-alls, each position the characters it takes as printed (no look-alikes)."""
+    belgian = layouts("BE")
+    assert {lay.country for lay in belgian} == {"BE"}
+    assert "vanity" not in {lay.series for lay in belgian}
+    (current,) = [lay for lay in belgian if lay.series == "current"]
+    assert len(current.allowed) == 7
+    assert current.allowed[0] == frozenset("123456789")
+    assert current.allowed[1] == frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    assert current.allowed[6] == frozenset("0123456789")
+    assert current.log_prior == pytest.approx(np.log(0.40))
+    assert all(grammar("BE", lay.series).fits("".join(max(p) for p in lay.allowed)) for lay in belgian)
+    assert layouts("XX") == ()
+
+
+def test_swaps_are_priced_by_the_confidence_they_overrule() -> None:
+    assert swaps_log_likelihood("1QU698", "IQU698", [0.97] + [0.9] * 5) == pytest.approx(np.log(0.015))
+    assert swaps_log_likelihood("1-QU-698", "IQU698", [0.5] * 6) == pytest.approx(np.log(0.25))
+    assert swaps_log_likelihood("1ABC234", "1ABC234", [0.9] * 7) == 0.0
+    with pytest.raises(ValueError, match="lengths differ"):
+        swaps_log_likelihood("1QU698", "1QLJ698", [0.9] * 6)

@@ -327,6 +327,24 @@ def test_the_vote_takes_the_length_the_reads_gather_around() -> None:
     assert p.text == "2JLV288"
 
 
+def test_of_a_read_and_a_near_shorter_one_the_heavier_sets_the_length() -> None:
+    """A Dutch ``J-907-JJ`` approaching: read whole in its two nearest frames, as ``J907J`` (the double
+    letter run together) once, and as scattered misreads of both lengths while far. ``J907J`` has more
+    texts within two edits (``J9073``, ``1907B``), but they are a glyph apart from it as the whole read is:
+    a neighbour counts half its weight, and the whole read, more than twice as heavy, sets the length."""
+    reads = [
+        ("B074BJ", 0.29),
+        ("1907B", 0.43),
+        ("J9073", 0.55),
+        ("1507JI", 0.29),
+        ("J907J", 0.68),
+        ("J907JJ", 0.8),
+        ("J907JJ", 0.86),
+    ]
+    (p,) = run(PlateTracker(), still(reads))
+    assert p.text == "J907JJ"
+
+
 def test_ties_go_to_the_higher_mean_confidence() -> None:
     # Equal weight 1.6 each, no majority; "AB123" reads are fewer but more confident.
     reads = [("AB123", 0.8), ("1ABC234", 0.6), ("AB123", 0.8), ("1ABC234", 0.6), ("1ABC234", 0.4)]

@@ -30,13 +30,17 @@ from functools import lru_cache
 __all__ = [
     "COUNTRIES",
     "GRAMMARS",
+    "LOG_HINT",
     "MAX_CORRECTIONS",
     "Grammar",
     "GrammarMatch",
+    "Layout",
     "best",
     "grammar",
+    "layouts",
     "match",
     "normalise",
+    "swaps_log_likelihood",
 ]
 
 _DIGITS = "0123456789"
@@ -524,6 +528,37 @@ def _layouts() -> dict[int, tuple[_Layout, ...]]:
 
 _BY_LENGTH: Mapping[int, tuple[_Layout, ...]] = _layouts()
 
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """One fixed-length layout of a specific series, as the characters each position takes as printed."""
+
+    country: str
+    series: str
+    allowed: tuple[frozenset[str], ...]
+    log_prior: float
+    """Log of the series' prior shared over its layouts (as ``match`` ranks by)."""
+
+
+@lru_cache(maxsize=64)
+def layouts(country: str) -> tuple[Layout, ...]:
+    """Every layout of ``country``'s specific series (no catch-alls), shortest first, then in table order."""
+    found = [
+        Layout(
+            layout.grammar.country,
+            layout.grammar.series,
+            tuple(
+                frozenset(ch for ch, plate in table.items() if plate == ch) for table in layout.variant.tables
+            ),
+            layout.log_prior,
+        )
+        for length in _BY_LENGTH.values()
+        for layout in length
+        if layout.grammar.country == country and not layout.grammar.fallback
+    ]
+    return tuple(found)
+
+
 _SWAP_LIKELIHOOD = 0.05
 """How likely the reader is to have swapped a character for its look-alike when no confidence is given
 (the same as a character read at 0.9, see :func:`_swap_likelihood`). One swap is worth a factor of 20 in
@@ -535,7 +570,8 @@ _HINT_FACTOR = 20.0
 """Weight of agreeing with the colour classifier's country hint: one swap's worth. The hint is only given
 on strong evidence (yellow, red ink), so it may overturn a single swap but never an exact read of its
 own country's series with an unfavourable prior alone."""
-_LOG_HINT = math.log(_HINT_FACTOR)
+LOG_HINT = math.log(_HINT_FACTOR)
+"""The hint's weight as a log score, for ranking by log prior elsewhere (``edge.anpr.recognizer``)."""
 
 
 def grammar(country: str, series: str) -> Grammar:
@@ -572,7 +608,7 @@ def _ranked(fits: Iterable[_Fit], hint: str | None, swap_log: Callable[[_Fit], f
     def key(fit: _Fit) -> tuple[bool, float, int]:
         score = fit.layout.log_prior + swap_log(fit)
         if hint is not None and fit.layout.grammar.country == hint:
-            score += _LOG_HINT
+            score += LOG_HINT
         return fit.layout.grammar.fallback, -score, fit.layout.order
 
     seen: set[int] = set()
@@ -639,6 +675,16 @@ def best(
             return sum(lg for lg, a, b in zip(logs, read, fit.text, strict=True) if a != b)
 
     return _to_match(_ranked(fits, _hint(country_hint), swap_log)[0])
+
+
+def swaps_log_likelihood(text: str, fitted: str, char_conf: Sequence[float]) -> float:
+    """Log likelihood of the swaps that made ``fitted`` of the read ``text``, priced as :func:`best` prices
+    them (by the confidence of each character overruled)."""
+    read = normalise(text)
+    if len(fitted) != len(read):
+        raise ValueError(f"{fitted!r} is not a fit of {read!r}: the lengths differ")
+    confs = _align(text, read, char_conf)
+    return sum(math.log(_swap_likelihood(q)) for q, a, b in zip(confs, read, fitted, strict=True) if a != b)
 
 
 def _swap_likelihood(confidence: float) -> float:

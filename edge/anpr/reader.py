@@ -1,13 +1,18 @@
-"""The plate reader: a CTC model over 32 columns, decoded greedily with a confidence per character."""
+"""The plate reader: a CTC model over 32 columns, decoded greedily with a confidence per character.
+
+Each read keeps its columns' log probabilities, so that a layout the greedy text does not fit can be
+searched for in the same output (``edge.anpr.ctc``)."""
 
 from __future__ import annotations
 
+import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
+from edge.anpr import ctc
 from edge.anpr.manifest import ModelFile
 from edge.anpr.runtime import ModelError, TFLiteModel
 from edge.capture.synthetic.imaging import U8
@@ -15,6 +20,30 @@ from edge.capture.synthetic.imaging import U8
 _BUCKETS = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16)
 """Batch sizes with an interpreter each; a batch is padded up to the next. The voted reading of one plate
 is five to seven inputs: padding those to eight would cost up to 60 % more reader time."""
+
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """The reader's output for one input: log probabilities per column, the CTC blank at index 0 and
+    ``alphabet[i - 1]`` at index ``i``."""
+
+    log_probs: npt.NDArray[np.float64]
+    alphabet: str
+
+    def classes(self, chars: frozenset[str]) -> npt.NDArray[np.bool_]:
+        """A mask over the classes: True at each of ``chars`` the alphabet has (read-only, shared)."""
+        return _class_mask(self.alphabet, chars)
+
+
+@functools.lru_cache(maxsize=1024)
+def _class_mask(alphabet: str, chars: frozenset[str]) -> npt.NDArray[np.bool_]:
+    mask = np.zeros(len(alphabet) + 1, bool)
+    for ch in chars:
+        k = alphabet.find(ch)
+        if k >= 0:
+            mask[k + 1] = True
+    mask.flags.writeable = False
+    return mask
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +55,8 @@ class RawRead:
     span: tuple[float, float] = (0.0, 1.0)
     """Where the read glyphs are across the input: the first and just past the last column that is not
     blank, as shares of the input's width ((0, 1) for an empty read)."""
+    columns: Columns | None = field(default=None, compare=False, repr=False)
+    """The output this was decoded from; None for a read made up elsewhere."""
 
     @property
     def confidence(self) -> float:
@@ -78,9 +109,10 @@ class PlateReader:
         scores = np.exp(logits - logits.max(axis=-1, keepdims=True))
         best = scores.argmax(axis=-1)
         peak = 1.0 / scores.sum(axis=-1)
+        log_probs = ctc.log_softmax(logits)
         out: list[RawRead] = []
         columns = best.shape[1]
-        for classes, peaks in zip(best.tolist(), peak.tolist(), strict=True):
+        for row, (classes, peaks) in enumerate(zip(best.tolist(), peak.tolist(), strict=True)):
             chars: list[str] = []
             confs: list[float] = []
             first = last = -1
@@ -96,5 +128,5 @@ class PlateReader:
                     confs[-1] = max(confs[-1], p)
                 prev = k
             span = (first / columns, (last + 1) / columns) if first >= 0 else (0.0, 1.0)
-            out.append(RawRead("".join(chars), tuple(confs), span))
+            out.append(RawRead("".join(chars), tuple(confs), span, Columns(log_probs[row], self.alphabet)))
         return out

@@ -6,13 +6,14 @@ TFLite interpreters belong to the thread that calls ``read_image``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from edge.anpr import grammar
+from edge.anpr import ctc, grammar
 from edge.anpr.country import country_hint
 from edge.anpr.detector import Candidate, PlateDetector, rectify
 from edge.anpr.manifest import Precision, default_models_dir, model_file
@@ -41,6 +42,11 @@ _SHORT_FACTOR = 0.6
 _SAME_PLATE_OVERLAP = 0.3
 _NOT_YET = "?"
 """A country hint not measured yet (None is a measured "no strong evidence")."""
+_REGROW_MARGIN = math.log(4.0)
+"""How much more likely (reader path times series prior) a read of another length in the hinted country's
+layouts must be than the greedy read's interpretation to replace it (``_regrown``)."""
+_LOG_PRIOR_NO_GRAMMAR = math.log(1e-4)
+"""The log prior of a read no grammar takes, for that comparison."""
 _SNUG_SPAN = 0.5
 """A one-row read whose glyphs span less than this share of the reader's input is read again from a crop
 cut to its glyphs (``_snug``). The detector's crop is grown around its blob, so most plates fill only about
@@ -368,7 +374,7 @@ def _plate_box(cand: Candidate) -> tuple[int, int, int, int]:
 def _interpret(raw: RawRead, hint: str | None, crop: U8) -> PlateRead | None:
     """The best reading of ``raw``: as read, or without a first or last character that no grammar wants
     (a coat of arms, a sticker or the band's country code read as a glyph)."""
-    as_read = _interpret_one(raw, hint, crop, trimmed=False)
+    as_read = _regrown(raw, hint, crop) or _interpret_one(raw, hint, crop, trimmed=False)
     options = [as_read]
     # A read that fits a country's grammar loses an end glyph only when the reader itself doubted that
     # glyph most, or when it is the band's code of the country the colours name (the B of a red plate's
@@ -389,6 +395,58 @@ def _interpret(raw: RawRead, hint: str | None, crop: U8) -> PlateRead | None:
                 options.append(_interpret_one(RawRead(raw.text[keep], rest), hint, crop, trimmed=True))
     found = [o for o in options if o is not None]
     return max(found, key=lambda o: o.confidence) if found else None
+
+
+def _regrown(raw: RawRead, hint: str | None, crop: U8) -> PlateRead | None:
+    """A read one character longer or shorter that the hinted country's grammar takes, when the reader's
+    columns make it more likely than what its greedy text can be read as (``_REGROW_MARGIN``).
+
+    Two glyphs that touch read as one (``1-QLJ-698`` as ``1QU698``, which only fits an old Belgian series
+    with the confident 1 swapped for an I) or a double letter collapses (``J907J``). Each candidate is
+    the best path through the reader's columns restricted to a layout (``edge.anpr.ctc``), scored by that
+    path's log probability plus the series' log prior; the greedy read by its own path, the swaps its
+    grammar made (priced as the grammar prices them: a swap never costs more than a factor of 200, as
+    the reader is often sure of the wrong one of two look-alikes on real plates) and its series' prior.
+    Only reads of a red or yellow plate (a hint) that do not fit one of its country's series as read are
+    searched, so a plain read costs nothing."""
+    columns = raw.columns
+    if columns is None or hint is None or len(raw.text) < 4:
+        return None
+    match = grammar.best(raw.text, hint, raw.char_conf)
+    if match is not None and match.country == hint and match.corrections == 0 and match.series != "vanity":
+        return None
+    lengths = (len(raw.text) - 1, len(raw.text) + 1)
+    choices = [lay for lay in grammar.layouts(hint) if len(lay.allowed) in lengths]
+    if not choices:
+        return None
+    log_probs = columns.log_probs
+    greedy = ctc.greedy_log_prob(log_probs)
+    if match is None:
+        baseline = greedy + _LOG_PRIOR_NO_GRAMMAR
+    else:
+        baseline = greedy + grammar.swaps_log_likelihood(raw.text, match.text, raw.char_conf)
+        baseline += math.log(max(match.prior, 1e-9)) + (grammar.LOG_HINT if match.country == hint else 0.0)
+    # Layouts that could win even with a path as likely as the greedy one, searched a length at a time.
+    floor = baseline + _REGROW_MARGIN - greedy - grammar.LOG_HINT
+    best: ctc.Path | None = None
+    best_score = baseline + _REGROW_MARGIN
+    for length in lengths:
+        group = [lay for lay in choices if len(lay.allowed) == length and lay.log_prior > floor]
+        if not group:
+            continue
+        masks = [[columns.classes(chars) for chars in lay.allowed] for lay in group]
+        found = ctc.best_of(log_probs, masks, np.array([lay.log_prior for lay in group]))
+        if found is None:
+            continue
+        index, path = found
+        score = path.log_prob + group[index].log_prior + grammar.LOG_HINT
+        if score > best_score:
+            best, best_score = path, score
+    if best is None:
+        return None
+    text = "".join(columns.alphabet[k - 1] for k in best.classes)
+    read = _interpret_one(RawRead(text, best.peaks, raw.span), hint, crop, trimmed=False)
+    return None if read is None else replace(read, raw=raw.text)
 
 
 def _interpret_one(raw: RawRead, hint: str | None, crop: U8, *, trimmed: bool) -> PlateRead | None:

@@ -15,6 +15,10 @@ MIN_WEIGHT = 0.01
 """Vote weight of a read whose confidence is 0: it still counts, barely."""
 CLUSTER_EDITS = 2
 """Reads this many edits apart or fewer support each other when the vote picks the plate's length."""
+_NEIGHBOUR_SHARE = 0.5
+"""What a read one edit away adds to a text's support when the vote picks the plate's length (a quarter at
+two edits): of a read and a near read one glyph shorter, the heavier one anchors the vote, even when the
+shorter one has a third, unlike neighbour of its own length (``J907J`` beside ``J907JJ`` and ``J9073``)."""
 MAX_TEXTS = 32
 """Distinct texts kept per track (a parked car read for minutes); the lightest is forgotten first."""
 
@@ -177,13 +181,18 @@ class Ballot:
         return self._by_character() or plurality
 
     def _anchor(self) -> str:
-        """The text with the most weight within ``CLUSTER_EDITS`` edits of it: where the reads gather. Its
-        length is the one voted per character. Wrong reads scatter (a part of the plate, a sign, a glyph
+        """The text with the most weight around it: its own, and ``_NEIGHBOUR_SHARE`` of each text one edit
+        away, its square at two (``CLUSTER_EDITS``): where the reads gather. Its length is the one voted per
+        character. Wrong reads scatter (a part of the plate, a sign, a glyph
         too many), right ones differ from the plate and each other by an edit or two."""
         texts = list(self.texts.items())
 
         def support(text: str) -> float:
-            return sum(t.weight for other, t in texts if edit_distance(text, other) <= CLUSTER_EDITS)
+            return sum(
+                t.weight * _NEIGHBOUR_SHARE**distance
+                for other, t in texts
+                if (distance := edit_distance(text, other)) <= CLUSTER_EDITS
+            )
 
         return min(
             texts,
