@@ -8,7 +8,7 @@ import pytest
 
 from edge.anpr.country import country_hint
 from edge.anpr.reader import RawRead
-from edge.anpr.recognizer import _HINT_CONTRADICTED_FACTOR, _hint_of, _interpret, _text_rows
+from edge.anpr.recognizer import _HINT_CONTRADICTED_FACTOR, _hint_of, _interpret, _on_band, _text_rows
 from edge.capture.synthetic.plate_text import random_plate
 from edge.capture.synthetic.plates import render_plate
 
@@ -87,3 +87,23 @@ def test_the_country_hint_looks_at_the_text_rows_of_a_loose_crop() -> None:
         y0, y1 = _text_rows(crop)
         assert ph - 4 <= y0 <= ph and 2 * ph <= y1 <= 2 * ph + 4, (y0, y1, ph)
         assert _hint_of(crop) == "BE"
+
+
+def test_a_first_glyph_read_on_the_blue_band_is_the_band_s_code_and_dropped() -> None:
+    """``D-DE 7326`` with the band's D read as ``B`` in front: the read's first columns lie on the band, so
+    the glyph goes (``BDDE7326`` fits a German series as read, so nothing else would drop it). A read whose
+    first glyph lies on the plate's white, a two-row read and a grey (infrared) crop keep theirs."""
+    crop = render_plate("D-DE 7326", "de", 110, np.random.default_rng(1))  # BGR, as the camera's frames
+    band_x = 0.04  # the band: the left 40 of 520 mm
+    glyph_x = 0.16
+    on_band = RawRead("BDDE7326", (0.97,) * 8, (band_x, 0.95))
+    assert _on_band(on_band, crop)
+    read = _interpret(on_band, None, crop, one_row=True)
+    assert read is not None and (read.text, read.country) == ("DDE7326", "DE")
+    assert read.raw == "DDE7326"
+    as_two_rows = _interpret(on_band, None, crop, one_row=False)
+    assert as_two_rows is not None and as_two_rows.text == "BDDE7326"
+    on_plate = RawRead("DDE7326", (0.97,) * 7, (glyph_x, 0.95))
+    assert not _on_band(on_plate, crop)
+    grey = np.ascontiguousarray(np.repeat(crop.mean(axis=2, keepdims=True), 3, axis=2).astype(np.uint8))
+    assert not _on_band(on_band, grey)

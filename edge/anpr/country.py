@@ -160,6 +160,13 @@ def plate_colours(crop_bgr: npt.NDArray[np.uint8]) -> PlateColours:
     return PlateColours(red_ink, yellow, band, right_strip, monochrome=False)
 
 
+def blue_share(patch_bgr: npt.NDArray[np.uint8]) -> float:
+    """The share of a BGR patch's pixels that are the EU band's blue (0 for an empty patch)."""
+    if patch_bgr.size == 0:
+        return 0.0
+    return _share_blue(np.asarray(cv2.cvtColor(np.ascontiguousarray(patch_bgr), cv2.COLOR_BGR2HSV), np.uint8))
+
+
 def _share_blue(hsv: npt.NDArray[np.uint8]) -> float:
     """The share of an HSV patch's pixels that are the EU band's blue."""
     if hsv.size == 0:

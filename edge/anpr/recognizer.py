@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from edge.anpr import ctc, grammar
-from edge.anpr.country import country_hint
+from edge.anpr.country import blue_share, country_hint
 from edge.anpr.detector import Candidate, PlateDetector, rectify
 from edge.anpr.manifest import Precision, default_models_dir, model_file
 from edge.anpr.preprocess import reader_inputs
@@ -47,6 +47,10 @@ _REGROW_MARGIN = math.log(4.0)
 layouts must be than the greedy read's interpretation to replace it (``_regrown``)."""
 _LOG_PRIOR_NO_GRAMMAR = math.log(1e-4)
 """The log prior of a read no grammar takes, for that comparison."""
+_BAND_BLUE = 0.5
+"""Share of band-blue pixels in a first glyph's column that makes it the band's code (``_on_band``)..."""
+_BAND_CONTRAST = 0.3
+"""... when the rest of the read glyphs' columns are bluish by this much less."""
 _SNUG_SPAN = 0.5
 """A one-row read whose glyphs span less than this share of the reader's input is read again from a crop
 cut to its glyphs (``_snug``). The detector's crop is grown around its blob, so most plates fill only about
@@ -270,7 +274,7 @@ class Recognizer:
         if hints is None:
             hints = [_hint_of(c) for c in crops]
         for (owner, one_row), raw in zip(owners, raws, strict=True):
-            read = _interpret(raw, hints[owner], crops[owner])
+            read = _interpret(raw, hints[owner], crops[owner], one_row=one_row)
             if read is None:
                 continue
             if one_row:
@@ -371,9 +375,13 @@ def _plate_box(cand: Candidate) -> tuple[int, int, int, int]:
     return cand.box
 
 
-def _interpret(raw: RawRead, hint: str | None, crop: U8) -> PlateRead | None:
+def _interpret(raw: RawRead, hint: str | None, crop: U8, *, one_row: bool = False) -> PlateRead | None:
     """The best reading of ``raw``: as read, or without a first or last character that no grammar wants
-    (a coat of arms, a sticker or the band's country code read as a glyph)."""
+    (a coat of arms, a sticker or the band's country code read as a glyph). ``one_row``: ``raw`` was read
+    from ``crop`` as one row (its columns are the crop's), so a first glyph read on the blue EU band is
+    known for the band's code and dropped (``_on_band``)."""
+    if one_row and _on_band(raw, crop):
+        raw = RawRead(raw.text[1:], raw.char_conf[1:], raw.span)
     as_read = _regrown(raw, hint, crop) or _interpret_one(raw, hint, crop, trimmed=False)
     options = [as_read]
     # A read that fits a country's grammar loses an end glyph only when the reader itself doubted that
@@ -395,6 +403,25 @@ def _interpret(raw: RawRead, hint: str | None, crop: U8) -> PlateRead | None:
                 options.append(_interpret_one(RawRead(raw.text[keep], rest), hint, crop, trimmed=True))
     found = [o for o in options if o is not None]
     return max(found, key=lambda o: o.confidence) if found else None
+
+
+def _on_band(raw: RawRead, crop: U8) -> bool:
+    """Whether the first glyph of a one-row read lies on the blue EU band: the reader column it starts
+    in, over the crop's text rows, is mostly band blue (``_BAND_BLUE``) and bluer by ``_BAND_CONTRAST``
+    than the rest of the read glyphs (a photo's white balance can make a whole plate bluish). The band
+    holds the stars and the country's code only; the reader, which sees grey, reads the code as a glyph
+    now and then (the D of a German band as ``B``). Reads of fewer than five glyphs are left alone."""
+    if len(raw.text) < 5 or crop.ndim != 3:
+        return False
+    w = crop.shape[1]
+    column = w / (raw.columns.log_probs.shape[0] if raw.columns is not None else 32)
+    x0 = int(raw.span[0] * w)
+    y0, y1 = _text_rows(crop)
+    strip = blue_share(crop[y0:y1, x0 : max(x0 + 1, round(x0 + column))])
+    if strip < _BAND_BLUE:
+        return False
+    rest = blue_share(crop[y0:y1, round(x0 + 3 * column) : int(raw.span[1] * w)])
+    return strip - rest >= _BAND_CONTRAST
 
 
 def _regrown(raw: RawRead, hint: str | None, crop: U8) -> PlateRead | None:

@@ -417,17 +417,25 @@ class PlateTracker:
         the same time (``_STITCH_WIDTHS``; ``_STITCH_GAP_S``, or ``_STITCH_TEXT_GAP_S`` when their reads
         are alike) that is stronger, when ``track`` is weak, or that read a text like one of its heaviest
         (``_resembles``: an edit apart, or one a part of the other) while none of its own reads is
-        established (read twice, confidently). Two confident, different reads stay two vehicles."""
+        established (read twice, confidently), or whose established reads are all shorter parts of the
+        other's reads (``_fragment``). Two confident, different reads stay two vehicles."""
         if track.emitted or not track.path:
             return None
         strength = strength_of(track)
         weak = strength < _WEAK_PASS
-        if not weak and track.ballot.established(2, _IDENTITY_CONFIDENCE):
-            return None  # read confidently and repeatedly: a vehicle of its own
+        established = [] if weak else track.ballot.established(2, _IDENTITY_CONFIDENCE)
         texts = track.ballot.heaviest()
         best: tuple[float, _Track] | None = None
         for other in others:
-            alike = any(_resembles(t, o) for t in texts for o in other.ballot.heaviest())
+            if established:
+                # Read confidently and repeatedly: a vehicle of its own, unless all it read so is a part of
+                # what the other read, shorter (a box that cut the first glyphs off, read that way in
+                # frame after frame: `CK094` of `2JCK094`).
+                if not all(_fragment(t, other.ballot.heaviest()) for t in established):
+                    continue
+                alike = True
+            else:
+                alike = any(_resembles(t, o) for t in texts for o in other.ballot.heaviest())
             if not alike and not (weak and strength_of(other) > strength):
                 continue
             distance = _closeness(track, other, _STITCH_TEXT_GAP_S if alike else _STITCH_GAP_S)
@@ -577,6 +585,11 @@ class PlateTracker:
 def _unlike(a: str, b: str) -> bool:
     """Whether two reads are of two plates: three or more edits apart, and neither a part of the other."""
     return edit_distance(a, b) >= 3 and not is_part(a, b)
+
+
+def _fragment(text: str, others: list[str]) -> bool:
+    """Whether ``text`` is a part (``is_part``) of one of ``others`` that is longer than it."""
+    return any(len(text) < len(other) and is_part(text, other) for other in others)
 
 
 def _resembles(a: str, b: str) -> bool:
