@@ -15,8 +15,9 @@ as garbage, then a box over twice as wide; a spurious box that takes the next de
 ends weak (vote under ``_WEAK_PASS`` or fewer than ``min_reads`` reads), or that read a text within one
 edit of another track's without an established read of its own, is merged into a track seen at the same
 place at about the same time (``_STITCH_GAP_S``, ``_STITCH_WIDTHS``) — open, ending with it, or ended
-lately — instead of making a pass of its own. A track read confidently and repeatedly is never stitched:
-two cars side by side whose plates differ by one character stay two passes.
+lately — instead of making a pass of its own. A track read confidently and repeatedly is not stitched,
+unless all it read so is a shorter part of the other's reads: two cars side by side whose plates differ by
+one character stay two passes.
 
 Camera convention (direction without a counting line): the camera looks along the road from above, so an
 approaching vehicle's plate moves *down* the image and grows, a receding one moves *up* and shrinks.

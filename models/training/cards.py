@@ -166,7 +166,9 @@ def main(argv: list[str] | None = None) -> int:
                 "factor of a photo whose best read is less than 0.5 confident (`--finer-look`; "
                 f"{PHOTO_FINER_LOOK:.2f}, the default of `edge anpr-eval`) or off. In every setting a plate "
                 "whose read glyphs fill less than half of the detector's crop is read again from a crop cut "
-                "to them (the snug look, docs/anpr.md). Crop sets are read "
+                "to them (the snug look, docs/anpr.md), and a read of a red or yellow plate that fits none "
+                "of its country's series as read is searched for one a glyph longer or shorter in the "
+                "reader's columns (docs/anpr.md). Crop sets are read "
                 "without detection, always over five looks (padded twice, trimmed twice): one row each. "
                 f"Median ms: the median of {EVAL_RUNS} passes' medians (`--runs {EVAL_RUNS}`).",
                 "",
