@@ -613,30 +613,29 @@ def test_a_partial_track_a_third_of_a_second_before_its_vehicle_is_stitched() ->
     assert (tracker.counters.tracks_started, tracker.counters.stitched) == (2, 1)
 
 
-def test_a_track_that_read_only_part_of_the_plate_again_and_again_is_stitched_onto_it() -> None:
-    """The detector's box held only the last five glyphs of an approaching plate for two frames, read at
-    0.99 and 0.97 (`CK094`), then grew past the size gate around the whole plate (`2JCK094`): two tracks.
-    The first has a confident, repeated read of its own, which would keep it a vehicle of its own, but
-    every such read is a shorter part of the second's: stitched, one pass."""
-    part = [
-        (100.0, [Observation(100.0, (824, 474, 111, 35), "CK094", 0.99)]),
-        (100.24, [Observation(100.24, (829, 527, 61, 35), "CK094", 0.97)]),
+def _box_cut_then_whole(cut_text: str) -> list[tuple[float, list[Observation]]]:
+    """An approaching `2JCK094` whose box held only part of the plate for two frames, read ``cut_text`` at
+    0.99 and 0.97, then grew past the size gate around the whole plate: two tracks."""
+    cut = [
+        (100.0, [Observation(100.0, (824, 474, 111, 35), cut_text, 0.99)]),
+        (100.24, [Observation(100.24, (829, 527, 61, 35), cut_text, 0.97)]),
     ]
-    whole = moving("2JCK094", 0.98, (700, 570), (-60, 70), 150, even(6, 0.48, start_s=100.36))
+    return cut + moving("2JCK094", 0.98, (700, 570), (-60, 70), 150, even(6, 0.48, start_s=100.36))
+
+
+def test_a_track_that_read_only_part_of_the_plate_again_and_again_is_stitched_onto_it() -> None:
+    """The cut box read the last five glyphs (`CK094`): a confident, repeated read of its own, which would
+    keep it a vehicle of its own, but every such read is a shorter part of the second track's: stitched,
+    one pass."""
     tracker = PlateTracker()
-    assert [p.text for p in run(tracker, part + whole)] == ["2JCK094"]
+    assert [p.text for p in run(tracker, _box_cut_then_whole("CK094"))] == ["2JCK094"]
     assert (tracker.counters.tracks_started, tracker.counters.stitched) == (2, 1)
 
 
 def test_two_plates_read_confidently_one_not_a_part_of_the_other_stay_two() -> None:
     """The same two tracks, but the first read `RT512` twice: not a part of `2JCK094`, so a vehicle of its
     own."""
-    part = [
-        (100.0, [Observation(100.0, (824, 474, 111, 35), "RT512", 0.99)]),
-        (100.24, [Observation(100.24, (829, 527, 61, 35), "RT512", 0.97)]),
-    ]
-    whole = moving("2JCK094", 0.98, (700, 570), (-60, 70), 150, even(6, 0.48, start_s=100.36))
-    assert sorted(p.text for p in run(PlateTracker(), part + whole)) == ["2JCK094", "RT512"]
+    assert sorted(p.text for p in run(PlateTracker(), _box_cut_then_whole("RT512"))) == ["2JCK094", "RT512"]
 
 
 def test_unlike_tracks_a_third_of_a_second_apart_stay_two() -> None:
