@@ -485,6 +485,27 @@ def test_a_confident_read_of_another_plate_never_joins_an_established_track() ->
     assert tracker.counters.tracks_started == 2
 
 
+def test_the_next_step_of_a_track_misread_with_some_confidence_still_joins_it() -> None:
+    """A receding plate read ``1BJH657`` in five frames, then, the next frame, exactly where it was going,
+    ``1B16557`` at 0.51 (its far end, three glyphs wrong): the track's plate, not a new vehicle. The same
+    misread a moment later but a plate width beside the prediction, or a read of another plate altogether
+    at the predicted spot, stays another vehicle."""
+    times = even(8, 6 / 8)
+    near = moving("1BJH657", 0.95, (800, 500), (-4, -25), 60, times[:5])
+    t = times[5]
+
+    def then(text: str, x: float) -> list[tuple[float, list[Observation]]]:
+        return [(t, [Observation(t, (x, 500 - 5 * 25, 60, 60 / 4.5), text, 0.51)])]
+
+    tracker = PlateTracker()
+    assert [p.text for p in run(tracker, near + then("1B16557", 800 - 5 * 4))] == ["1BJH657"]
+    assert tracker.counters.tracks_started == 1
+    for text, x in (("1B16557", 800 - 5 * 4 + 60), ("2XYZ987", 800 - 5 * 4)):
+        tracker = PlateTracker()
+        run(tracker, near + then(text, x))
+        assert tracker.counters.tracks_started == 2, (text, x)
+
+
 def test_a_track_that_took_in_another_plate_s_unsure_reads_refuses_its_confident_ones() -> None:
     """A receding car read ``2VLV316`` drives off towards the far end of the road and is lost there; 0.9 s
     later an approaching car appears where the first was heading. Its first, unsure reads (``LA266ER``,

@@ -80,7 +80,16 @@ _DUPLICATE_FACTOR = 0.5
 _IDENTITY_CONFIDENCE = 0.5
 """A read at least this confident and unlike every text the track has read at least twice at least this
 confidently (``_unlike``: 3 or more edits from it, and not a part of it) is another vehicle's plate: it
-never joins that track."""
+never joins that track, unless it is the track's next step and half like it (``_in_step``)."""
+_IN_STEP_S = 0.2
+_IN_STEP_WIDTHS = 0.5
+_IN_STEP_SIZE = math.log(1.3)
+"""An observation at most ``_IN_STEP_WIDTHS`` plate widths from where a track seen at most ``_IN_STEP_S``
+ago was predicted to be, and of the predicted width (within ``_IN_STEP_SIZE``), whose read differs from one
+of the track's established reads in at most half its glyphs, is that track's plate: a receding plate's
+far end misread with some confidence (`1B16557` for `1BJH657`, the frame after its last good read) is no
+new vehicle. A coasting track's wide gate gets no such exception, nor does a read of another plate
+altogether."""
 _WEAK_PASS = 0.25
 """A track whose vote is less confident than this (or that has fewer than ``min_reads`` reads) is weak:
 at its end it is stitched onto a stronger track of the same place (``_stitch_target``)."""
@@ -496,7 +505,11 @@ class PlateTracker:
             # hold another plate's unsure reads, taken in while it was far and small (a coasting track's
             # wide gate at the far end of the road, where the lanes meet).
             established = track.ballot.established(2, _IDENTITY_CONFIDENCE)
-            if established and all(_unlike(obs.text, known) for known in established):
+            if (
+                established
+                and all(_unlike(obs.text, known) for known in established)
+                and not _in_step(track, prediction, obs, established)
+            ):
                 return None
         if track.moves >= 2:
             step_x, step_y = x + w / 2 - track.cx, y + h / 2 - track.cy
@@ -581,6 +594,28 @@ class PlateTracker:
             votes={text: round(tally.weight, 4) for text, tally in track.ballot.texts.items()},
             best=verdict.best or track.largest,
         )
+
+
+def _in_step(
+    track: _Track, prediction: tuple[float, float, float, float], obs: Observation, established: list[str]
+) -> bool:
+    """Whether ``obs`` is where and as wide as ``track``, seen a moment ago, was predicted to be, and its
+    read half like one of ``established`` (``_IN_STEP_S``)."""
+    px, py, pw, _ = prediction
+    x, y, w, h = obs.box
+    return (
+        obs.t_s - track.last_t_s <= _IN_STEP_S
+        and math.hypot(x + w / 2 - px, y + h / 2 - py) <= _IN_STEP_WIDTHS * max(pw, w)
+        and abs(math.log(w / pw)) <= _IN_STEP_SIZE
+        and obs.text is not None
+        and any(_half_like(obs.text, known) for known in established)
+    )
+
+
+def _half_like(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` differ in at most half the glyphs of the longer."""
+    longest = max(len(a), len(b))
+    return 2 * edit_distance(a, b, cap=longest + 1) <= longest
 
 
 def _unlike(a: str, b: str) -> bool:
