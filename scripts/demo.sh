@@ -69,9 +69,13 @@ fi
 .venv/bin/edge validate --config "$CONFIG"
 # The demo config names port 18830; a copy points at another port when EDGE_DEMO_PORT asks for one.
 sed -e "s/^  port: 18830$/  port: $PORT/" -e "s|\.demo/|$RUN/|g" "$CONFIG" > "$RUN/node.yaml"
-# Installation step a technician does once: approve the view, so tamper detection has its reference.
-if [ ! -f "$RUN/state/privacy/reference.npz" ]; then
+# Installation step a technician does once, and again after the camera's settings change (a new resolution
+# is a new view, and the node blanks every frame until it is approved): approve the view, so tamper
+# detection has its reference.
+camera_key=$(sed -n '/^camera:/,/^[a-z]/p' "$RUN/node.yaml" | sha256sum | cut -c1-16)
+if [ ! -f "$RUN/state/privacy/reference.npz" ] || [ "$(cat "$RUN/approved-camera" 2>/dev/null)" != "$camera_key" ]; then
   .venv/bin/edge approve-view --config "$RUN/node.yaml" --actor demo-technician 2>>"$RUN/node.log"
+  echo "$camera_key" > "$RUN/approved-camera"
 fi
 setsid .venv/bin/python -m edge run --config "$RUN/node.yaml" 2>>"$RUN/node.log" &
 node_pid=$!

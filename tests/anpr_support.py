@@ -42,10 +42,16 @@ def demo_config() -> EdgeConfig:
     return DEMO
 
 
+TEST_SIZE = {"width": 1280, "height": 720}
+"""The demo street as most tests render it: 720p, at under half the cost of the demo's own 1080p. Tests of
+what happens to a read, not of how well plates are read, need no more."""
+
+
 def demo_camera(**changes: Any) -> SyntheticCameraConfig:
+    """The demo's synthetic camera at ``TEST_SIZE`` unless ``changes`` give another size."""
     camera = DEMO.camera
     assert isinstance(camera, SyntheticCameraConfig)
-    return camera.model_copy(update=changes)
+    return camera.model_copy(update={**TEST_SIZE, **changes})
 
 
 def demo_privacy() -> PrivacyConfig:

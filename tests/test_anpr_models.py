@@ -435,7 +435,7 @@ def test_a_plate_filling_half_its_crop_is_read_again_cut_to_its_glyphs(recognize
 
 def test_the_white_car_of_the_demo_street_is_read_through_its_loose_boxes() -> None:
     """The demo street's white car 2-JLV-288 (white plate, red glyphs, white paint): the detector's boxes
-    around it are two to three times the plate. Read as the node reads (720p, road region, 768 px), the
+    around it are two to three times the plate. Read as the node reads (road region, 768 px) at 720p, the
     snug look reads it right in more frames, and the first frame (box 174 x 58 px around a 99 x 24 px
     plate, read 2JLV208 from the loose crop) right."""
     from edge.anpr.service import _bounding_box, _roi_pixels

@@ -56,9 +56,10 @@ pytestmark = pytest.mark.slow
 MODELS = Path(os.environ.get("EDGE_ANPR_TEST_MODELS") or default_models_dir())
 RUN_S = float(os.environ.get("EDGE_ANPR_TEST_SECONDS", "90"))
 CAMERA = demo_camera(width=1920, height=1080)
-"""The accuracy target's camera: 1080p, the demo's street and traffic (seed 1, 20 vehicles a minute)."""
+"""The accuracy target's camera and the demo's: 1080p, the demo's street and traffic (seed 1, 20 vehicles a
+minute)."""
 SMALL_CAMERA = demo_camera()
-"""The demo's own 1280x720, for the tests about what happens to a read rather than how good it is."""
+"""The demo street at 1280x720, for the tests about what happens to a read rather than how good it is."""
 MIN_PLATE_SHARE = 0.03
 """A plate box at least this share of the frame width (58 px at 1080p) while fully visible is readable."""
 MIN_READABLE_S = 0.2

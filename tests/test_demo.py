@@ -84,7 +84,7 @@ def test_demo_shows_status_and_health_and_stops_on_ctrl_c(tmp_path: Path) -> Non
         assert ping.returncode == 0 and '"pong": true' in ping.stdout, ping.stdout + ping.stderr
         jpeg = tmp_path / "snap.jpg"
         snap = [*send, "snapshot", "--save-jpeg", str(jpeg)]
-        for _ in range(20):  # the first frames take a moment at 1280x720
+        for _ in range(20):  # the first frames take a moment at 1920x1080
             shot = subprocess.run(snap, capture_output=True, text=True, timeout=40, check=False)
             if shot.returncode == 0:
                 break
